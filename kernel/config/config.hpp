@@ -1,0 +1,136 @@
+#pragma once
+// The validated, immutable configuration of one gateway (one snapshot). Built only by
+// load_config(); every field here has passed validation, so the request path never re-checks it.
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "http/client.hpp"
+#include "protocol/amount.hpp"
+#include "protocol/network.hpp"
+
+namespace x402 {
+
+struct ServerConfig {
+  std::string listen_address = "127.0.0.1";
+  uint16_t listen_port = 8402;
+  unsigned workers = 0;            // 0 = one per core
+  std::string public_url;          // e.g. "https://gw.example"; empty = derived from Host header
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_body_bytes = 1024 * 1024;
+  size_t max_connections = 10000;
+  std::chrono::milliseconds header_timeout{10000};   // read request line + headers
+  std::chrono::milliseconds body_timeout{30000};     // read the body
+  std::chrono::milliseconds idle_timeout{60000};     // keep-alive wait for the next request
+  std::chrono::milliseconds shutdown_grace{15000};   // SIGTERM: drain in-flight up to this
+};
+
+struct StorageConfig {
+  std::string backend = "sqlite";  // only "sqlite" for now
+  std::string path = "x402d.db";   // relative paths resolve against the config file's folder
+};
+
+struct CacheConfig {
+  std::string backend = "memory";  // only "memory" for now
+};
+
+struct PluginsConfig {
+  std::vector<std::string> directories;  // searched in order for "<name>.so"; default: the
+                                         // folder x402d's plugins were installed to
+  std::vector<std::string> load;         // extra plugin files loaded by path
+};
+
+struct FacilitatorConfig {
+  std::string name;     // unique; used in logs, metrics and the 503 body
+  std::string plugin;   // plugin name, e.g. "facilitator-http"
+  boost::json::object plugin_config;  // the `config:` block converted to JSON for the plugin
+  std::chrono::milliseconds attempt_timeout{0};  // 0 = failover.attempt_timeout
+};
+
+struct BreakerConfig {
+  unsigned failure_threshold = 3;           // consecutive failures that open the breaker
+  std::chrono::milliseconds open_for{30000};  // then one probe is let through (half-open)
+};
+
+struct FailoverConfig {
+  std::chrono::milliseconds attempt_timeout{5000};   // one verify attempt at one facilitator
+  std::chrono::milliseconds verify_deadline{10000};  // all verify attempts together
+  std::chrono::milliseconds settle_timeout{30000};   // the single settle attempt
+  std::chrono::seconds retry_after{5};               // Retry-After sent with 202/503
+  BreakerConfig breaker;
+};
+
+struct RoutingConfig {
+  std::string strategy = "priority";  // routing plugin name; "priority" = routing-priority
+  boost::json::object strategy_config;
+};
+
+struct AssetConfig {
+  std::string symbol;        // "USDC"; referenced by routes
+  Network network;
+  std::string address;       // token contract, 0x + 40 hex, as written (checksum case kept)
+  unsigned decimals = 6;
+  std::string eip712_name;   // EIP-712 domain name, e.g. "USDC" or "USD Coin"
+  std::string eip712_version;  // e.g. "2"
+};
+
+enum class SettleTiming { After, Before };
+
+// One way to pay for a route: an amount of an asset on a network.
+struct PriceOption {
+  const AssetConfig* asset = nullptr;  // points into Config::assets (stable: Config is immutable)
+  Amount amount;                       // atomic units
+  std::string price_text;              // as written, for messages ("0.01")
+};
+
+struct RouteConfig {
+  std::string path;                  // pattern below the merchant prefix, e.g. "/api/*" or "/**"
+  std::vector<std::string> methods;  // upper-case; empty = any
+  bool free = false;
+  std::vector<PriceOption> accepts;  // non-empty unless free; first is the preferred one
+  SettleTiming settle = SettleTiming::After;
+  std::string description;
+  std::string mime_type;
+  uint32_t max_timeout_seconds = 60;
+};
+
+struct MerchantConfig {
+  std::string id;                    // URL prefix: routes live under /{id}/...
+  http::Origin upstream;
+  std::string upstream_url;          // as written
+  std::string pay_to;                // 0x + 40 hex
+  std::vector<RouteConfig> routes;   // first match wins
+};
+
+struct Config {
+  std::string source_path;  // the file this was loaded from
+  ServerConfig server;
+  StorageConfig storage;
+  CacheConfig cache;
+  PluginsConfig plugins;
+  RoutingConfig routing;
+  FailoverConfig failover;
+  std::vector<FacilitatorConfig> facilitators;  // YAML order = failover priority
+  NetworkTable networks;
+  std::vector<std::unique_ptr<AssetConfig>> assets;  // unique_ptr: PriceOption points at them
+  std::vector<MerchantConfig> merchants;
+
+  const MerchantConfig* find_merchant(std::string_view id) const;
+  const AssetConfig* find_asset(std::string_view symbol, const Network& network) const;
+};
+
+// Parses and validates a YAML file completely. Errors name the file, the line and the key:
+// "gateway.yaml:14: merchants[0].routes[2].price: '0.0000001' has more than 6 decimals (USDC)".
+// The Error's `field` holds the key path and `message` the full "file:line: key: problem" text.
+Result<std::shared_ptr<const Config>> load_config(const std::string& path);
+// Same, from text (tests); `source_name` stands in for the file name in messages.
+Result<std::shared_ptr<const Config>> load_config_from_string(const std::string& yaml,
+                                                              const std::string& source_name);
+
+}  // namespace x402
