@@ -17,6 +17,8 @@
 
 namespace x402 {
 
+class PathPattern;  // config/route_matcher.hpp
+
 struct ServerConfig {
   std::string listen_address = "127.0.0.1";
   uint16_t listen_port = 8402;
@@ -91,6 +93,7 @@ struct PriceOption {
 
 struct RouteConfig {
   std::string path;                  // pattern below the merchant prefix, e.g. "/api/*" or "/**"
+  std::shared_ptr<const PathPattern> pattern;  // `path` compiled at load; never null after load
   std::vector<std::string> methods;  // upper-case; empty = any
   bool free = false;
   std::vector<PriceOption> accepts;  // non-empty unless free; first is the preferred one

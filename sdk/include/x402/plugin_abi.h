@@ -10,7 +10,11 @@
  *    version may add fields at the end, never reorder or remove. Read a field only when
  *    `struct_size` says it is there (X402_HAS_FIELD).
  *  - Strings are (pointer, length) views, not NUL-terminated unless said. A view handed to a
- *    callback is valid only during that callback: copy what you keep.
+ *    callback is valid only during that callback: copy what you keep. Likewise, what a plugin
+ *    passes into a host call (request structs, headers, keys) is read during the call only: the
+ *    host copies what it keeps.
+ *  - Lifetime: the host calls an instance's destroy only after every completion callback it handed
+ *    to that instance has been invoked; a plugin cancels its own pending timers in destroy.
  *  - Threading: x402d runs one event loop per worker thread. A plugin method may be called from
  *    several workers at once, so instances must be thread-safe. A completion callback handed to
  *    the plugin may be invoked from any thread, exactly once. Host services called by the plugin

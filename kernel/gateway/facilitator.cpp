@@ -1,0 +1,157 @@
+#include "gateway/facilitator.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <mutex>
+#include <optional>
+
+namespace x402 {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Shared between the awaiting coroutine and the plugin's completion callback, which may run on
+// any thread, at most once, possibly after the coroutine gave up waiting.
+struct PendingCall {
+  explicit PendingCall(asio::any_io_executor ex) : executor(ex), timer(ex) {}
+  asio::any_io_executor executor;
+  asio::steady_timer timer;  // touched only on `executor`
+  std::mutex mu;
+  std::optional<FacilitatorAnswer> answer;
+  bool abandoned = false;
+  std::shared_ptr<const Facilitator> owner;  // keeps the plugin instance alive until the callback
+};
+
+FacilitatorAnswer to_answer(const x402_facilitator_result* r) {
+  FacilitatorAnswer a;
+  a.outcome = r->outcome;
+  a.http_status = r->http_status;
+  a.retry_after_ms = r->retry_after_ms;
+  a.error.assign(r->error.data ? r->error.data : "", r->error.len);
+  if (r->body.len > 0) {
+    boost::system::error_code ec;
+    a.body = boost::json::parse(std::string_view(r->body.data, r->body.len), ec);
+    if (ec && (a.outcome == X402_FAC_ANSWERED || a.outcome == X402_FAC_PENDING)) {
+      // A plugin promised a verdict but handed us garbage: that is no verdict at all.
+      a.outcome = X402_FAC_UNAVAILABLE;
+      a.error = "plugin returned a malformed verdict: " + ec.message();
+      a.body = nullptr;
+    }
+  } else if (a.outcome == X402_FAC_ANSWERED) {
+    a.outcome = X402_FAC_UNAVAILABLE;
+    a.error = "plugin returned an empty verdict";
+  }
+  return a;
+}
+
+void on_plugin_result(void* user, const x402_facilitator_result* result) {
+  auto* holder = static_cast<std::shared_ptr<PendingCall>*>(user);
+  std::shared_ptr<PendingCall> call = std::move(*holder);
+  delete holder;
+  {
+    std::lock_guard lock(call->mu);
+    if (!call->abandoned) call->answer = to_answer(result);
+  }
+  // Waking the waiter on its own loop also means the last reference to the facilitator (and so
+  // the plugin's destroy()) is never dropped inside the plugin's own callback.
+  asio::post(call->executor, [call] { call->timer.cancel(); });
+}
+
+}  // namespace
+
+Facilitator::Facilitator(std::unique_ptr<plugin_host::FacilitatorInstance> instance,
+                         uint32_t priority, std::chrono::milliseconds attempt_timeout)
+    : instance_(std::move(instance)), priority_(priority), attempt_timeout_(attempt_timeout) {}
+
+asio::awaitable<FacilitatorAnswer> Facilitator::call(StartFn start, std::string body,
+                                                     std::chrono::milliseconds timeout) {
+  auto call = std::make_shared<PendingCall>(co_await asio::this_coro::executor);
+  call->owner = shared_from_this();
+  call->timer.expires_after(timeout);
+  start(&instance_->vtable(), instance_->get(), body, on_plugin_result, new std::shared_ptr<PendingCall>(call));
+
+  {
+    std::lock_guard lock(call->mu);
+    if (call->answer) co_return std::move(*call->answer);  // answered synchronously
+  }
+  co_await call->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+
+  std::lock_guard lock(call->mu);
+  if (call->answer) co_return std::move(*call->answer);
+  // The plugin still owes a callback; `owner` keeps its instance alive until it comes.
+  call->abandoned = true;
+  FacilitatorAnswer timed_out;
+  timed_out.outcome = X402_FAC_UNAVAILABLE;
+  timed_out.timed_out = true;
+  timed_out.error = "timeout after " + std::to_string(timeout.count()) + " ms";
+  co_return timed_out;
+}
+
+asio::awaitable<FacilitatorAnswer> Facilitator::verify(std::string request_json,
+                                                       std::chrono::milliseconds timeout) {
+  return call(
+      [](const x402_facilitator_vtable* vt, void* inst, const std::string& body,
+         x402_facilitator_callback cb, void* user) {
+        vt->verify(inst, {body.data(), body.size()}, cb, user);
+      },
+      std::move(request_json), timeout);
+}
+
+asio::awaitable<FacilitatorAnswer> Facilitator::settle(std::string request_json,
+                                                       std::chrono::milliseconds timeout) {
+  return call(
+      [](const x402_facilitator_vtable* vt, void* inst, const std::string& body,
+         x402_facilitator_callback cb, void* user) {
+        vt->settle(inst, {body.data(), body.size()}, cb, user);
+      },
+      std::move(request_json), timeout);
+}
+
+asio::awaitable<FacilitatorAnswer> Facilitator::supported(std::chrono::milliseconds timeout) {
+  return call(
+      [](const x402_facilitator_vtable* vt, void* inst, const std::string&,
+         x402_facilitator_callback cb, void* user) { vt->supported(inst, cb, user); },
+      {}, timeout);
+}
+
+asio::awaitable<FacilitatorAnswer> Facilitator::probe(std::chrono::milliseconds timeout) {
+  return call(
+      [](const x402_facilitator_vtable* vt, void* inst, const std::string&,
+         x402_facilitator_callback cb, void* user) {
+        if (X402_HAS_FIELD(vt, x402_facilitator_vtable, health) && vt->health) {
+          vt->health(inst, cb, user);
+        } else {
+          vt->supported(inst, cb, user);
+        }
+      },
+      {}, timeout);
+}
+
+std::vector<SupportedKind> parse_supported_kinds(const boost::json::value& body) {
+  std::vector<SupportedKind> kinds;
+  const auto* obj = body.if_object();
+  if (!obj) return kinds;
+  const auto* list = obj->if_contains("kinds");
+  if (!list || !list->is_array()) return kinds;
+  for (const auto& entry : list->get_array()) {
+    const auto* kind = entry.if_object();
+    if (!kind) continue;
+    const auto* version = kind->if_contains("x402Version");
+    const auto* scheme = kind->if_contains("scheme");
+    const auto* network = kind->if_contains("network");
+    if (!version || !version->is_int64() || !scheme || !scheme->is_string() || !network ||
+        !network->is_string()) {
+      continue;
+    }
+    kinds.push_back({static_cast<int>(version->get_int64()), std::string(scheme->get_string()),
+                     std::string(network->get_string())});
+  }
+  return kinds;
+}
+
+}  // namespace x402

@@ -1,0 +1,435 @@
+#include "gateway/payment_flow.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include "gateway/blocking.hpp"
+#include "gateway/proxy.hpp"
+#include "gateway/responses.hpp"
+#include "observability/log.hpp"
+#include "protocol/checks.hpp"
+#include "protocol/hex.hpp"
+#include "protocol/matching.hpp"
+#include "protocol/payload.hpp"
+#include "protocol/settlement.hpp"
+
+namespace x402 {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using std::chrono::milliseconds;
+
+namespace {
+
+uint64_t now_unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t now_unix_ms() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The URL the client asked for, as the resource it pays for.
+std::string resource_url(const RequestContext& ctx) {
+  const auto& public_url = ctx.snapshot->config->server.public_url;
+  std::string base = public_url;
+  if (base.empty()) {
+    std::string_view host = ctx.request[bhttp::field::host];
+    base = std::string(ctx.peer.tls ? "https://" : "http://") +
+           std::string(host.empty() ? "localhost" : host);
+  }
+  return base + std::string(ctx.request.target());
+}
+
+ResourceInfo resource_of(const RequestContext& ctx) {
+  return ResourceInfo{resource_url(ctx), ctx.route->description, ctx.route->mime_type};
+}
+
+std::string seconds_text(std::chrono::seconds s) { return std::to_string(s.count()); }
+
+// The state of one paid request as it moves through the stages.
+class PaidRequest {
+ public:
+  PaidRequest(RequestContext& ctx, const RoutePlan& plan)
+      : ctx_(ctx), plan_(plan), store_(ctx.services.store), failover_(ctx.snapshot->config->failover) {}
+
+  asio::awaitable<http::OutgoingResponse> run();
+
+ private:
+  // --- responses -------------------------------------------------------------------------
+  http::OutgoingResponse offer(std::string_view error) {
+    ctx_.services.metrics.counter_add("x402_payment_required_total",
+                                      "merchant=" + ctx_.merchant->id);
+    return payment_required(error, resource_of(ctx_), plan_.requirements);
+  }
+  http::OutgoingResponse refuse(const Error& e) {
+    ctx_.log["payment_error"] = e.code;
+    return offer(e.code + ": " + (e.field.empty() ? "" : e.field + ": ") + e.message);
+  }
+  http::OutgoingResponse all_facilitators_failed(const std::vector<Attempt>& attempts);
+  http::OutgoingResponse settlement_unresolved(const SettleResult& settled);
+  http::OutgoingResponse with_settlement_header(http::OutgoingResponse res,
+                                                const SettleResult& settled);
+
+  // --- stages ----------------------------------------------------------------------------
+  asio::awaitable<std::optional<http::OutgoingResponse>> claim();
+  asio::awaitable<void> release();
+  asio::awaitable<SettleResult> settle(const VerifyResult& verified);
+  asio::awaitable<void> record_attempts(const std::vector<Attempt>& attempts);
+  std::string facilitator_request() const;
+
+  RequestContext& ctx_;
+  const RoutePlan& plan_;
+  Store& store_;
+  const FailoverConfig& failover_;
+
+  PaymentPayload payment_;
+  size_t chosen_ = 0;
+  boost::json::object chosen_json_;  // the requirement as sent to facilitators
+  PaymentRecord record_;
+  std::string replay_key_;
+};
+
+asio::awaitable<http::OutgoingResponse> PaidRequest::run() {
+  auto& req = ctx_.request;
+  std::string_view v2_header = req["PAYMENT-SIGNATURE"];
+  std::string_view v1_header = req["X-PAYMENT"];
+  if (v2_header.empty() && v1_header.empty()) {
+    co_return offer("payment required: send PAYMENT-SIGNATURE (x402 v2) or X-PAYMENT (x402 v1)");
+  }
+
+  // 1. Decode strictly; malformed input is the client's bug: 400 naming the field.
+  auto decoded = v2_header.empty() ? decode_payment(v1_header, false)
+                                   : decode_payment(v2_header, true);
+  if (!decoded) {
+    ctx_.log["payment_error"] = decoded.error().code;
+    co_return error_response(400, decoded.error());
+  }
+  payment_ = std::move(decoded.value());
+  ctx_.log["x402_version"] = payment_.x402_version;
+  ctx_.log["payer"] = payment_.authorization.from;
+
+  // 2. Which of our offers does it answer?
+  const auto& networks = ctx_.snapshot->config->networks;
+  auto matched = payment_.x402_version == 2 ? match_v2(payment_, plan_.offered_v2)
+                                            : match_v1(payment_, plan_.requirements, networks);
+  if (!matched) co_return refuse(matched.error());
+  chosen_ = matched.value();
+  const Requirement& requirement = plan_.requirements[chosen_];
+
+  // 3. Local checks before any network round trip.
+  if (auto checked = check_payment(payment_, requirement, now_unix_seconds()); !checked) {
+    co_return refuse(checked.error());
+  }
+  if (payment_.x402_version == 2) {
+    chosen_json_ = plan_.offered_v2[chosen_];
+  } else {
+    Requirement with_resource = requirement;
+    with_resource.resource_url = resource_url(ctx_);
+    chosen_json_ = to_v1_json(with_resource);
+  }
+
+  // 4. Claim the authorization once, before anything is served.
+  if (auto refused = co_await claim()) co_return std::move(*refused);
+
+  // 5. Verify, failing over freely.
+  PaymentKind kind{payment_.x402_version, requirement.scheme, requirement.network.caip2(),
+                   requirement.network.name};
+  auto verified = co_await ctx_.snapshot->chain->verify(kind, facilitator_request());
+  co_await record_attempts(verified.attempts);
+  if (verified.kind == VerifyResult::Kind::AllFailed) {
+    co_await release();
+    co_return all_facilitators_failed(verified.attempts);
+  }
+  if (verified.kind == VerifyResult::Kind::Invalid) {
+    co_await release();
+    ctx_.log["payment_error"] = verified.invalid_reason;
+    std::string why = "invalid_payment: " + verified.invalid_reason;
+    if (!verified.invalid_message.empty()) why += ": " + verified.invalid_message;
+    co_return offer(why);
+  }
+  record_.facilitator = ctx_.snapshot->chain->members()[verified.member].facilitator->name();
+
+  const bool settle_first = ctx_.route->settle == SettleTiming::Before;
+  std::optional<SettleResult> settled;
+  if (settle_first) {
+    settled = co_await settle(verified);
+    if (settled->kind != SettleResult::Kind::Settled) {
+      if (settled->kind == SettleResult::Kind::Unreachable) {
+        co_return all_facilitators_failed(settled->attempts);
+      }
+      if (settled->kind == SettleResult::Kind::Failed) {
+        co_return offer("settlement_failed: " + settled->error_reason +
+                        (settled->error_message.empty() ? "" : ": " + settled->error_message));
+      }
+      co_return settlement_unresolved(*settled);
+    }
+  }
+
+  // 6. The merchant's upstream.
+  auto outcome = co_await forward_to_upstream(
+      *ctx_.merchant, ctx_.request, ctx_.path_below_merchant, ctx_.peer, ctx_.request_id,
+      ProxyTimeouts{});
+  int upstream_status = 0;
+  http::OutgoingResponse response;
+  if (auto* upstream = std::get_if<http::Response>(&outcome)) {
+    upstream_status = static_cast<int>(upstream->result_int());
+    response = relay_response(std::move(*upstream));
+  } else {
+    response = upstream_failure_response(*ctx_.merchant, std::get<http::TransportError>(outcome));
+  }
+  ctx_.log["upstream_status"] = upstream_status;
+
+  if (!settle_first) {
+    // Settle only for a successful answer; a failed upstream call costs the payer nothing.
+    if (upstream_status == 0 || upstream_status >= 400) {
+      co_await release();
+      co_return response;
+    }
+    settled = co_await settle(verified);
+    if (settled->kind == SettleResult::Kind::Unreachable) {
+      co_return all_facilitators_failed(settled->attempts);
+    }
+    if (settled->kind == SettleResult::Kind::Failed) {
+      co_return offer("settlement_failed: " + settled->error_reason +
+                      (settled->error_message.empty() ? "" : ": " + settled->error_message));
+    }
+    if (settled->kind == SettleResult::Kind::Unknown) co_return settlement_unresolved(*settled);
+  }
+
+  // 7. Books: SETTLED and the usage record in one transaction.
+  UsageRecord usage;
+  usage.id = random_id();
+  usage.payment_id = record_.id;
+  usage.request_id = ctx_.request_id;
+  usage.merchant_id = ctx_.merchant->id;
+  usage.route = ctx_.route->path;
+  usage.payer = record_.key.payer;
+  usage.amount = record_.amount;
+  usage.asset = record_.key.asset;
+  usage.network = record_.network;
+  usage.upstream_status = upstream_status;
+  usage.created_ms = now_unix_ms();
+  auto facilitator = record_.facilitator;
+  auto tx = settled->transaction;
+  auto done = co_await run_blocking(ctx_.services.store_pool, [&] {
+    return store_.complete_payment(record_.id, facilitator, tx, usage);
+  });
+  if (!done) {
+    // The money moved; losing the record would be worse than a log line, so say it loudly.
+    log::error("settled payment could not be recorded",
+               {{"payment_id", record_.id}, {"transaction", tx}, {"error", done.error().message}});
+    ctx_.services.metrics.counter_add("x402_store_errors_total", "op=complete_payment");
+  }
+  ctx_.services.metrics.counter_add("x402_payments_settled_total", "merchant=" + ctx_.merchant->id);
+  ctx_.log["transaction"] = tx;
+  co_return with_settlement_header(std::move(response), *settled);
+}
+
+std::string PaidRequest::facilitator_request() const {
+  boost::json::object body{{"x402Version", payment_.x402_version},
+                           {"paymentPayload", payment_.raw},
+                           {"paymentRequirements", chosen_json_}};
+  return boost::json::serialize(body);
+}
+
+asio::awaitable<std::optional<http::OutgoingResponse>> PaidRequest::claim() {
+  const Requirement& requirement = plan_.requirements[chosen_];
+  record_.id = random_id();
+  record_.key = PaymentKey{requirement.network.chain_id, lowercase_hex(requirement.asset),
+                           lowercase_hex(payment_.authorization.from),
+                           lowercase_hex(payment_.authorization.nonce)};
+  record_.request_id = ctx_.request_id;
+  record_.merchant_id = ctx_.merchant->id;
+  record_.route = ctx_.route->path;
+  record_.x402_version = payment_.x402_version;
+  record_.network = requirement.network.caip2();
+  record_.pay_to = requirement.pay_to;
+  record_.amount = payment_.authorization.value.to_string();
+  record_.status = PaymentStatus::Pending;
+  record_.payload_json = boost::json::serialize(payment_.raw);
+  record_.requirements_json = boost::json::serialize(chosen_json_);
+  record_.created_ms = record_.updated_ms = now_unix_ms();
+  ctx_.log["payment_id"] = record_.id;
+
+  // Fast path: the cache refuses a replay without touching the database. It is held until the
+  // authorization expires, after which the token contract refuses it anyway.
+  replay_key_ = "replay:" + std::to_string(record_.key.chain_id) + ":" + record_.key.asset + ":" +
+                record_.key.payer + ":" + record_.key.nonce;
+  const auto now = now_unix_seconds();
+  const auto valid_for = payment_.authorization.valid_before > now
+                             ? payment_.authorization.valid_before - now
+                             : 0;
+  auto claimed = co_await ctx_.services.cache.claim(replay_key_, record_.id,
+                                                    std::chrono::seconds(valid_for + 60));
+  if (!claimed) {
+    // Replay protection fails closed: better no sale than a payment served twice.
+    replay_key_.clear();
+    auto res = json_response(503, {{"error", "replay protection unavailable, try again later"},
+                                   {"code", "replay_guard_unavailable"}});
+    res.set(bhttp::field::retry_after, seconds_text(failover_.retry_after));
+    co_return res;
+  }
+  if (!claimed.value()) {
+    replay_key_.clear();  // not ours to release
+    ctx_.services.metrics.counter_add("x402_payment_replays_total", "merchant=" + ctx_.merchant->id);
+    co_return refuse(make_error("payment_already_used", "payload.authorization.nonce",
+                                "this payment authorization was already presented; sign a new "
+                                "payment"));
+  }
+
+  // The database's UNIQUE key is the truth, across restarts and (later) across nodes.
+  auto stored = co_await run_blocking(ctx_.services.store_pool,
+                                      [&] { return store_.claim_payment(record_); });
+  if (!stored) {
+    co_await ctx_.services.cache.erase(replay_key_);
+    replay_key_.clear();
+    log::error("payment claim failed", {{"error", stored.error().message}});
+    auto res = json_response(503, {{"error", "payment store unavailable, try again later"},
+                                   {"code", "store_unavailable"}});
+    res.set(bhttp::field::retry_after, seconds_text(failover_.retry_after));
+    co_return res;
+  }
+  if (stored->outcome == ClaimOutcome::AlreadyClaimed) {
+    replay_key_.clear();
+    const auto& existing = *stored->existing;
+    if (existing.status == PaymentStatus::Unknown) {
+      // A settle for this very authorization may have gone through: never ask for a new payment.
+      auto res = json_response(503, {{"error", "the settlement of this payment is being "
+                                               "reconciled; retry later with the same payment"},
+                                     {"code", "settlement_unknown"},
+                                     {"payment_id", existing.id}});
+      res.set(bhttp::field::retry_after, seconds_text(failover_.retry_after));
+      co_return res;
+    }
+    ctx_.services.metrics.counter_add("x402_payment_replays_total", "merchant=" + ctx_.merchant->id);
+    co_return refuse(make_error("payment_already_used", "payload.authorization.nonce",
+                                "this payment authorization was already used; sign a new payment"));
+  }
+  co_return std::nullopt;
+}
+
+asio::awaitable<void> PaidRequest::release() {
+  auto released = co_await run_blocking(ctx_.services.store_pool,
+                                        [&] { return store_.release_payment(record_.id); });
+  if (!released) {
+    log::error("payment claim could not be released",
+               {{"payment_id", record_.id}, {"error", released.error().message}});
+  }
+  if (!replay_key_.empty()) co_await ctx_.services.cache.erase(replay_key_);
+}
+
+asio::awaitable<SettleResult> PaidRequest::settle(const VerifyResult& verified) {
+  // From here on the outcome may become unknown, so the row says so before the call leaves.
+  auto marked = co_await run_blocking(ctx_.services.store_pool, [&] {
+    return store_.update_payment(record_.id, PaymentStatus::Settling, record_.facilitator, "", "");
+  });
+  if (!marked) {
+    SettleResult not_started;
+    not_started.kind = SettleResult::Kind::Unreachable;
+    not_started.attempts.push_back(
+        {"store", "settle", "not_sent", "payment store unavailable: " + marked.error().message});
+    co_await release();
+    co_return not_started;
+  }
+  auto settled = co_await ctx_.snapshot->chain->settle(verified, facilitator_request());
+  co_await record_attempts(settled.attempts);
+  auto facilitator = ctx_.snapshot->chain->members()[settled.member].facilitator->name();
+  record_.facilitator = facilitator;
+
+  switch (settled.kind) {
+    case SettleResult::Kind::Settled:
+      break;  // recorded together with the usage record
+    case SettleResult::Kind::Unreachable:
+      co_await release();
+      break;
+    case SettleResult::Kind::Failed:
+    case SettleResult::Kind::Unknown: {
+      auto status = settled.kind == SettleResult::Kind::Failed ? PaymentStatus::Failed
+                                                                : PaymentStatus::Unknown;
+      auto updated = co_await run_blocking(ctx_.services.store_pool, [&] {
+        return store_.update_payment(record_.id, status, facilitator, settled.transaction,
+                                     settled.error_reason);
+      });
+      if (!updated) {
+        log::error("payment status could not be recorded",
+                   {{"payment_id", record_.id}, {"error", updated.error().message}});
+      }
+      break;
+    }
+  }
+  co_return settled;
+}
+
+asio::awaitable<void> PaidRequest::record_attempts(const std::vector<Attempt>& attempts) {
+  for (const auto& a : attempts) {
+    ctx_.attempts.push_back(a.to_json());
+    ctx_.services.metrics.counter_add(
+        "x402_facilitator_attempts_total",
+        "facilitator=" + a.facilitator + ",operation=" + a.operation + ",outcome=" + a.outcome);
+  }
+  co_return;
+}
+
+http::OutgoingResponse PaidRequest::all_facilitators_failed(const std::vector<Attempt>& attempts) {
+  boost::json::array details;
+  for (const auto& a : attempts) {
+    boost::json::object d{{"facilitator", a.facilitator}, {"error", a.error}};
+    d["outcome"] = a.outcome;
+    if (a.http_status) d["http_status"] = a.http_status;
+    details.push_back(std::move(d));
+  }
+  auto res = json_response(503, {{"error", "All payment facilitators are currently unavailable"},
+                                 {"code", "facilitators_unavailable"},
+                                 {"details", std::move(details)},
+                                 {"timestamp", log::now_iso8601()}});
+  res.set(bhttp::field::retry_after, seconds_text(failover_.retry_after));
+  ctx_.log["payment_error"] = "facilitators_unavailable";
+  return res;
+}
+
+http::OutgoingResponse PaidRequest::settlement_unresolved(const SettleResult& settled) {
+  // Hazard 2: the settle may have succeeded on chain. A 402 here would make the client pay
+  // twice, so the answer says "not known yet" and the reconciler finishes the job.
+  boost::json::object body{
+      {"error", settled.pending
+                    ? "settlement was broadcast and is awaiting confirmation; retry later with "
+                      "the same payment"
+                    : "settlement outcome is unknown and is being reconciled; retry later with "
+                      "the same payment"},
+      {"code", settled.pending ? "settlement_pending" : "settlement_unknown"},
+      {"payment_id", record_.id}};
+  if (!settled.transaction.empty()) body["transaction"] = settled.transaction;
+  auto res = json_response(settled.pending ? 202 : 503, std::move(body));
+  res.set(bhttp::field::retry_after, seconds_text(failover_.retry_after));
+  ctx_.log["payment_error"] = settled.pending ? "settlement_pending" : "settlement_unknown";
+  return res;
+}
+
+http::OutgoingResponse PaidRequest::with_settlement_header(http::OutgoingResponse res,
+                                                           const SettleResult& settled) {
+  SettlementResponse s;
+  s.success = true;
+  s.transaction = settled.transaction;
+  s.network = payment_.network;
+  s.payer = settled.payer.empty() ? payment_.authorization.from : settled.payer;
+  auto header = encode_settlement_header(s);
+  res.set(payment_.x402_version == 2 ? "PAYMENT-RESPONSE" : "X-PAYMENT-RESPONSE", header);
+  // Paid content must not land in a shared cache (PROTOCOL.md §5 hazard 5).
+  res.set(bhttp::field::cache_control, "private");
+  add_cors_expose(res);
+  return res;
+}
+
+}  // namespace
+
+asio::awaitable<http::OutgoingResponse> handle_paid_request(RequestContext& ctx,
+                                                            const RoutePlan& plan) {
+  PaidRequest paid(ctx, plan);
+  co_return co_await paid.run();
+}
+
+}  // namespace x402

@@ -1,0 +1,234 @@
+#include "plugin_host/host_services.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+
+#include "http/client.hpp"
+#include "observability/log.hpp"
+
+namespace x402 {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+std::string_view view(x402_str s) { return {s.data ? s.data : "", s.len}; }
+x402_str str(std::string_view s) { return {s.data(), s.size()}; }
+
+uint64_t now_unix_ms(void*) {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+uint64_t monotonic_ms(void*) {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+// An owning copy of a plugin's request: the plugin's views die when http_request returns.
+struct OwnedRequest {
+  std::string method, url, body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  uint32_t timeout_ms = 0;
+};
+
+asio::awaitable<void> run_http(http::WorkerContext& worker, OwnedRequest req,
+                               x402_http_callback callback, void* user) {
+  x402_http_response out{};
+  std::vector<x402_header> headers;
+  std::string error;
+  http::Outcome outcome = http::TransportError{http::TransportError::Stage::NotSent, false, ""};
+
+  auto target = http::parse_url(req.url);
+  if (!target) {
+    out.outcome = X402_TRANSPORT_NOT_SENT;
+    error = target.error().message;
+  } else {
+    http::Request request;
+    request.version(11);
+    request.method_string(req.method);
+    request.target(target->second);
+    for (auto& [name, value] : req.headers) request.set(name, value);
+    request.body() = std::move(req.body);
+    http::Timeouts timeouts;
+    if (req.timeout_ms > 0) {
+      timeouts.total = std::chrono::milliseconds(req.timeout_ms);
+      timeouts.connect = std::min(timeouts.connect, timeouts.total);
+    }
+    outcome = co_await worker.client->send(target->first, std::move(request), timeouts);
+    if (auto* response = std::get_if<http::Response>(&outcome)) {
+      out.outcome = X402_TRANSPORT_OK;
+      out.status = static_cast<int>(response->result_int());
+      for (const auto& field : *response) {
+        headers.push_back({str(field.name_string()), str(field.value())});
+      }
+      out.body = str(response->body());
+    } else {
+      const auto& failure = std::get<http::TransportError>(outcome);
+      out.outcome = failure.stage == http::TransportError::Stage::NotSent
+                        ? X402_TRANSPORT_NOT_SENT
+                        : X402_TRANSPORT_MAYBE_SENT;
+      out.timed_out = failure.timed_out ? 1 : 0;
+      error = failure.message;
+    }
+  }
+  out.headers = headers.data();
+  out.header_count = headers.size();
+  out.error = str(error);
+  callback(user, &out);
+}
+
+}  // namespace
+
+struct HostServices::Instance {
+  HostServices* services = nullptr;
+  std::string name;
+  x402_host_api api{};
+};
+
+struct HostServices::Timer {
+  explicit Timer(asio::io_context& io) : timer(io) {}
+  asio::steady_timer timer;
+  std::atomic<bool> cancelled{false};
+};
+
+HostServices::HostServices(std::vector<http::WorkerContext*> workers, Cache& cache,
+                           Metrics& metrics)
+    : workers_(std::move(workers)), cache_(cache), metrics_(metrics) {}
+
+HostServices::~HostServices() {
+  std::lock_guard lock(mu_);
+  for (auto& [id, timer] : timers_) timer->cancelled = true;
+}
+
+http::WorkerContext& HostServices::pick_worker() {
+  if (auto* own = http::current_worker()) return *own;
+  return *workers_[next_worker_.fetch_add(1) % workers_.size()];
+}
+
+uint64_t HostServices::start_timer(uint32_t delay_ms, x402_timer_callback callback, void* user) {
+  auto& worker = pick_worker();
+  auto timer = std::make_shared<Timer>(*worker.ioc);
+  uint64_t id;
+  {
+    std::lock_guard lock(mu_);
+    id = next_timer_id_++;
+    timers_[id] = timer;
+  }
+  // The timer is armed on its own worker's thread: asio timers are not thread-safe.
+  asio::post(*worker.ioc, [this, id, timer, delay_ms, callback, user] {
+    timer->timer.expires_after(std::chrono::milliseconds(delay_ms));
+    timer->timer.async_wait([this, id, timer, callback, user](boost::system::error_code ec) {
+      {
+        std::lock_guard lock(mu_);
+        timers_.erase(id);
+      }
+      if (!ec && !timer->cancelled) callback(user);
+    });
+  });
+  return id;
+}
+
+void HostServices::cancel_timer(uint64_t id) {
+  std::shared_ptr<Timer> timer;
+  {
+    std::lock_guard lock(mu_);
+    auto it = timers_.find(id);
+    if (it == timers_.end()) return;
+    timer = it->second;
+  }
+  timer->cancelled = true;  // the wait handler checks this; no cross-thread cancel() needed
+}
+
+const x402_host_api* HostServices::api_for(const std::string& instance_name) {
+  std::lock_guard lock(mu_);
+  auto& slot = instances_[instance_name];
+  if (slot) return &slot->api;
+  slot = std::make_unique<Instance>();
+  slot->services = this;
+  slot->name = instance_name;
+  auto& api = slot->api;
+  api.struct_size = sizeof(x402_host_api);
+  api.abi_minor = X402_ABI_MINOR;
+  api.host = slot.get();
+
+  api.log = [](void* host, x402_log_level level, x402_str instance, x402_str message) {
+    auto* self = static_cast<Instance*>(host);
+    auto lvl = level >= X402_LOG_ERROR ? log::Level::Error
+               : level == X402_LOG_WARN ? log::Level::Warn
+               : level == X402_LOG_INFO ? log::Level::Info
+                                        : log::Level::Debug;
+    log::write(lvl, view(message),
+               {{"plugin_instance", instance.len ? view(instance) : std::string_view(self->name)}});
+  };
+  api.now_unix_ms = now_unix_ms;
+  api.monotonic_ms = monotonic_ms;
+
+  api.http_request = [](void* host, const x402_http_request* request, x402_http_callback callback,
+                        void* user) {
+    auto* self = static_cast<Instance*>(host);
+    OwnedRequest owned{std::string(view(request->method)), std::string(view(request->url)),
+                       std::string(view(request->body)), {}, request->timeout_ms};
+    for (size_t i = 0; i < request->header_count; ++i) {
+      owned.headers.emplace_back(view(request->headers[i].name), view(request->headers[i].value));
+    }
+    auto& worker = self->services->pick_worker();
+    asio::co_spawn(*worker.ioc, run_http(worker, std::move(owned), callback, user),
+                   asio::detached);
+  };
+
+  api.timer_start = [](void* host, uint32_t delay_ms, x402_timer_callback callback, void* user) {
+    return static_cast<Instance*>(host)->services->start_timer(delay_ms, callback, user);
+  };
+  api.timer_cancel = [](void* host, uint64_t id) {
+    static_cast<Instance*>(host)->services->cancel_timer(id);
+  };
+
+  api.metric_counter_add = [](void* host, x402_str name, x402_str labels, uint64_t delta) {
+    static_cast<Instance*>(host)->services->metrics().counter_add(view(name), view(labels), delta);
+  };
+  api.metric_gauge_set = [](void* host, x402_str name, x402_str labels, int64_t value) {
+    static_cast<Instance*>(host)->services->metrics().gauge_set(view(name), view(labels), value);
+  };
+
+  api.cache_get = [](void* host, x402_str key, x402_cache_get_callback callback, void* user) {
+    auto* self = static_cast<Instance*>(host);
+    auto full_key = "plugin:" + self->name + ":" + std::string(view(key));
+    auto& worker = self->services->pick_worker();
+    asio::co_spawn(
+        *worker.ioc,
+        [self, full_key, callback, user]() -> asio::awaitable<void> {
+          auto got = co_await self->services->cache().get(full_key);
+          if (!got) {
+            callback(user, 0, {}, str(got.error().message));
+          } else if (!got->has_value()) {
+            callback(user, 0, {}, {});
+          } else {
+            callback(user, 1, str(**got), {});
+          }
+        },
+        asio::detached);
+  };
+  api.cache_set = [](void* host, x402_str key, x402_str value, uint32_t ttl_ms,
+                     x402_cache_set_callback callback, void* user) {
+    auto* self = static_cast<Instance*>(host);
+    auto full_key = "plugin:" + self->name + ":" + std::string(view(key));
+    std::string owned_value(view(value));
+    auto& worker = self->services->pick_worker();
+    asio::co_spawn(
+        *worker.ioc,
+        [self, full_key, owned_value, ttl_ms, callback, user]() -> asio::awaitable<void> {
+          auto done = co_await self->services->cache().set(full_key, owned_value,
+                                                           std::chrono::milliseconds(ttl_ms));
+          if (callback) callback(user, done ? 1 : 0, done ? x402_str{} : str(done.error().message));
+        },
+        asio::detached);
+  };
+  return &api;
+}
+
+}  // namespace x402

@@ -1,0 +1,468 @@
+// The SQLite backend of Store: one file, durable, zero set-up (DESIGN.md §7).
+//
+// Concurrency: one connection guarded by a mutex. SQLite admits one writer at a time anyway, and
+// every write here is a short transaction, so a pool would add complexity without throughput.
+// Serialising on the mutex alone would already make claims exclusive inside this process; the
+// UNIQUE key plus BEGIN IMMEDIATE + busy_timeout is what keeps them exclusive across processes
+// sharing the file.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <mutex>
+
+#include "state/sqlite_db.hpp"
+#include "state/sqlite_schema.hpp"
+#include "state/store.hpp"
+
+namespace x402 {
+namespace {
+
+using sqlite::Statement;
+using sqlite::WriteTransaction;
+
+// How long a writer waits for another connection's write lock before the call fails with
+// "database is locked". Writes are short, so hitting this means something is wrong.
+constexpr int kBusyTimeoutMs = 5000;
+
+constexpr const char* kPaymentColumns =
+    "id, chain_id, asset, payer, nonce, request_id, merchant_id, route, x402_version, network, "
+    "pay_to, amount, status, facilitator, tx_hash, error_reason, payload_json, requirements_json, "
+    "created_ms, updated_ms";
+
+constexpr const char* kUsageColumns =
+    "id, payment_id, request_id, merchant_id, route, payer, amount, asset, network, billing_mode, "
+    "upstream_status, created_ms";
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The key is compared byte for byte, so "0xABC" and "0xabc" would be two claims of one
+// authorization. Callers are expected to pass lower-case hex; the store lower-cases again so a
+// forgotten normalisation cannot open a replay hole.
+std::string lower_ascii(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+PaymentKey normalised(const PaymentKey& key) {
+  return PaymentKey{key.chain_id, lower_ascii(key.asset), lower_ascii(key.payer),
+                    lower_ascii(key.nonce)};
+}
+
+int64_t sql_limit(size_t limit) {
+  return static_cast<int64_t>(
+      std::min<size_t>(limit, static_cast<size_t>(std::numeric_limits<int64_t>::max())));
+}
+
+Error not_found(const std::string& payment_id) {
+  return make_error("payment_not_found", "payment_id", "no payment with id " + payment_id);
+}
+
+// Reads the columns listed in kPaymentColumns, in that order.
+Result<PaymentRecord> read_payment(const Statement& row) {
+  PaymentRecord r;
+  r.id = row.column_text(0);
+  // chain_id is stored as a signed 64-bit integer; the cast round-trips every uint64_t.
+  r.key.chain_id = static_cast<uint64_t>(row.column_int(1));
+  r.key.asset = row.column_text(2);
+  r.key.payer = row.column_text(3);
+  r.key.nonce = row.column_text(4);
+  r.request_id = row.column_text(5);
+  r.merchant_id = row.column_text(6);
+  r.route = row.column_text(7);
+  r.x402_version = static_cast<int>(row.column_int(8));
+  r.network = row.column_text(9);
+  r.pay_to = row.column_text(10);
+  r.amount = row.column_text(11);
+  std::string status = row.column_text(12);
+  auto parsed = parse_payment_status(status);
+  if (!parsed) {
+    return make_error("store_error", "status",
+                      "payment " + r.id + " has unrecognised status '" + status + "'");
+  }
+  r.status = *parsed;
+  r.facilitator = row.column_text(13);
+  r.tx_hash = row.column_text(14);
+  r.error_reason = row.column_text(15);
+  r.payload_json = row.column_text(16);
+  r.requirements_json = row.column_text(17);
+  r.created_ms = row.column_int(18);
+  r.updated_ms = row.column_int(19);
+  return r;
+}
+
+UsageRecord read_usage(const Statement& row) {
+  UsageRecord u;
+  u.id = row.column_text(0);
+  u.payment_id = row.column_text(1);  // NULL reads back as ""
+  u.request_id = row.column_text(2);
+  u.merchant_id = row.column_text(3);
+  u.route = row.column_text(4);
+  u.payer = row.column_text(5);
+  u.amount = row.column_text(6);
+  u.asset = row.column_text(7);
+  u.network = row.column_text(8);
+  u.billing_mode = row.column_text(9);
+  u.upstream_status = static_cast<int>(row.column_int(10));
+  u.created_ms = row.column_int(11);
+  return u;
+}
+
+// Store methods are the module boundary: nothing thrown inside (bad_alloc, a failing mutex) may
+// escape to the request path.
+template <typename Fn>
+auto guarded(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return make_error("store_error", "", std::string("store: ") + e.what());
+  }
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(sqlite::DbHandle db) : db_(std::move(db)) {}
+
+  Result<ClaimResult> claim_payment(const PaymentRecord& record) override {
+    return guarded([&]() -> Result<ClaimResult> {
+      std::lock_guard lock(mutex_);
+      return claim_locked(record);
+    });
+  }
+
+  Status update_payment(const std::string& payment_id, PaymentStatus status,
+                        const std::string& facilitator, const std::string& tx_hash,
+                        const std::string& error_reason) override {
+    return guarded([&]() -> Status {
+      std::lock_guard lock(mutex_);
+      auto tx = WriteTransaction::begin(db());
+      if (!tx) return tx.error();
+      auto moved = transition_locked(payment_id, status, facilitator, tx_hash, error_reason);
+      if (!moved) return moved;
+      return tx->commit();
+    });
+  }
+
+  Status complete_payment(const std::string& payment_id, const std::string& facilitator,
+                          const std::string& tx_hash, const UsageRecord& usage) override {
+    return guarded([&]() -> Status {
+      std::lock_guard lock(mutex_);
+      auto tx = WriteTransaction::begin(db());
+      if (!tx) return tx.error();
+      auto moved = transition_locked(payment_id, PaymentStatus::Settled, facilitator, tx_hash, "");
+      if (!moved) return moved;
+      auto recorded = insert_usage_locked(payment_id, usage);
+      if (!recorded) return recorded;
+      return tx->commit();
+    });
+  }
+
+  Status release_payment(const std::string& payment_id) override {
+    return guarded([&]() -> Status {
+      std::lock_guard lock(mutex_);
+      return release_locked(payment_id);
+    });
+  }
+
+  Result<std::optional<PaymentRecord>> find_payment(const std::string& payment_id) override {
+    return guarded([&]() -> Result<std::optional<PaymentRecord>> {
+      std::lock_guard lock(mutex_);
+      return find_by_id_locked(payment_id);
+    });
+  }
+
+  Result<std::optional<PaymentRecord>> find_payment_by_key(const PaymentKey& key) override {
+    return guarded([&]() -> Result<std::optional<PaymentRecord>> {
+      std::lock_guard lock(mutex_);
+      return find_by_key_locked(normalised(key));
+    });
+  }
+
+  Result<std::vector<PaymentRecord>> payments_with_status(PaymentStatus status,
+                                                          size_t limit) override {
+    return guarded([&]() -> Result<std::vector<PaymentRecord>> {
+      std::lock_guard lock(mutex_);
+      auto stmt = Statement::prepare(db(), std::string("SELECT ") + kPaymentColumns +
+                                               " FROM payments WHERE status = ?"
+                                               " ORDER BY created_ms, id LIMIT ?");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, to_string(status)).bind(2, sql_limit(limit));
+      std::vector<PaymentRecord> out;
+      while (true) {
+        auto row = stmt->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        auto record = read_payment(*stmt);
+        if (!record) return record.error();
+        out.push_back(std::move(*record));
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<UsageRecord>> usage_for_merchant(const std::string& merchant_id,
+                                                      size_t limit) override {
+    return guarded([&]() -> Result<std::vector<UsageRecord>> {
+      std::lock_guard lock(mutex_);
+      auto stmt = Statement::prepare(db(), std::string("SELECT ") + kUsageColumns +
+                                               " FROM usage_records WHERE merchant_id = ?"
+                                               " ORDER BY created_ms DESC, id DESC LIMIT ?");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, merchant_id).bind(2, sql_limit(limit));
+      std::vector<UsageRecord> out;
+      while (true) {
+        auto row = stmt->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        out.push_back(read_usage(*stmt));
+      }
+      return out;
+    });
+  }
+
+  Result<int64_t> count_payments() override {
+    return guarded([&]() -> Result<int64_t> {
+      std::lock_guard lock(mutex_);
+      auto stmt = Statement::prepare(db(), "SELECT COUNT(*) FROM payments");
+      if (!stmt) return stmt.error();
+      auto row = stmt->step();
+      if (!row) return row.error();
+      return stmt->column_int(0);
+    });
+  }
+
+ private:
+  sqlite3* db() { return db_.get(); }
+
+  Result<ClaimResult> claim_locked(const PaymentRecord& input) {
+    PaymentRecord record = input;
+    record.key = normalised(input.key);
+    int64_t now = now_ms();
+    if (record.created_ms == 0) record.created_ms = now;
+    if (record.updated_ms == 0) record.updated_ms = record.created_ms;
+
+    auto tx = WriteTransaction::begin(db());
+    if (!tx) return tx.error();
+    {
+      // ON CONFLICT names the replay key only: a clash on the primary key (a caller bug reusing
+      // an id) stays an error instead of passing for a replay.
+      auto insert = Statement::prepare(
+          db(), std::string("INSERT INTO payments (") + kPaymentColumns +
+                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (chain_id, asset, payer, nonce) DO NOTHING");
+      if (!insert) return insert.error();
+      insert->bind(1, record.id)
+          .bind(2, static_cast<int64_t>(record.key.chain_id))
+          .bind(3, record.key.asset)
+          .bind(4, record.key.payer)
+          .bind(5, record.key.nonce)
+          .bind(6, record.request_id)
+          .bind(7, record.merchant_id)
+          .bind(8, record.route)
+          .bind(9, int64_t{record.x402_version})
+          .bind(10, record.network)
+          .bind(11, record.pay_to)
+          .bind(12, record.amount)
+          .bind(13, to_string(record.status))
+          .bind(14, record.facilitator)
+          .bind(15, record.tx_hash)
+          .bind(16, record.error_reason)
+          .bind(17, record.payload_json)
+          .bind(18, record.requirements_json)
+          .bind(19, record.created_ms)
+          .bind(20, record.updated_ms);
+      auto inserted = insert->run();
+      if (!inserted) return inserted.error();
+    }
+
+    if (sqlite3_changes(db()) == 0) {
+      // Read under the same write lock, so the row that beat us cannot vanish in between.
+      auto existing = find_by_key_locked(record.key);
+      if (!existing) return existing.error();
+      if (!*existing) {
+        return make_error("store_error", "", "claim conflicted but the existing row is missing");
+      }
+      auto done = tx->commit();
+      if (!done) return done.error();
+      return ClaimResult{ClaimOutcome::AlreadyClaimed, std::move(*existing)};
+    }
+
+    auto logged = append_event_locked(record.id, "", to_string(record.status), now,
+                                      record.facilitator, record.tx_hash, record.error_reason);
+    if (!logged) return logged.error();
+    auto done = tx->commit();
+    if (!done) return done.error();
+    return ClaimResult{ClaimOutcome::Claimed, std::nullopt};
+  }
+
+  // Within the caller's transaction. Empty facilitator / tx_hash / error_reason keep the stored
+  // value, so a later step (e.g. FAILED with only a reason) does not erase who verified it.
+  Status transition_locked(const std::string& payment_id, PaymentStatus status,
+                           const std::string& facilitator, const std::string& tx_hash,
+                           const std::string& error_reason) {
+    auto current = find_by_id_locked(payment_id);
+    if (!current) return current.error();
+    if (!*current) return not_found(payment_id);
+
+    int64_t now = now_ms();
+    auto update = Statement::prepare(db(),
+                                     "UPDATE payments SET status = ?,"
+                                     " facilitator = COALESCE(NULLIF(?, ''), facilitator),"
+                                     " tx_hash = COALESCE(NULLIF(?, ''), tx_hash),"
+                                     " error_reason = COALESCE(NULLIF(?, ''), error_reason),"
+                                     " updated_ms = ? WHERE id = ?");
+    if (!update) return update.error();
+    auto updated = update->bind(1, to_string(status))
+                       .bind(2, facilitator)
+                       .bind(3, tx_hash)
+                       .bind(4, error_reason)
+                       .bind(5, now)
+                       .bind(6, payment_id)
+                       .run();
+    if (!updated) return updated;
+    return append_event_locked(payment_id, to_string((*current)->status), to_string(status), now,
+                               facilitator, tx_hash, error_reason);
+  }
+
+  Status release_locked(const std::string& payment_id) {
+    auto tx = WriteTransaction::begin(db());
+    if (!tx) return tx.error();
+    auto current = find_by_id_locked(payment_id);
+    if (!current) return current.error();
+    if (!*current) return not_found(payment_id);
+
+    // Releasing lets the same authorization be presented again. Once money has (or may have)
+    // moved, that would invite a second delivery for one payment, so refuse rather than trust the
+    // caller.
+    PaymentStatus status = (*current)->status;
+    if (status == PaymentStatus::Settled || status == PaymentStatus::Unknown ||
+        status == PaymentStatus::Refunded) {
+      return make_error("release_refused", "payment_id",
+                        "payment " + payment_id + " is " + std::string(to_string(status)) +
+                            "; only a claim that moved no money can be released");
+    }
+
+    auto logged =
+        append_event_locked(payment_id, to_string(status), "RELEASED", now_ms(), "", "", "");
+    if (!logged) return logged;
+    auto remove = Statement::prepare(db(), "DELETE FROM payments WHERE id = ?");
+    if (!remove) return remove.error();
+    auto removed = remove->bind(1, payment_id).run();
+    if (!removed) return removed;
+    return tx->commit();
+  }
+
+  Status insert_usage_locked(const std::string& payment_id, const UsageRecord& usage) {
+    auto insert =
+        Statement::prepare(db(), std::string("INSERT INTO usage_records (") + kUsageColumns +
+                                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!insert) return insert.error();
+    // One usage record per settled payment: its id defaults to the payment id, so a retried
+    // completion collides instead of double-counting.
+    insert->bind(1, usage.id.empty() ? payment_id : usage.id)
+        .bind(2, payment_id)
+        .bind(3, usage.request_id)
+        .bind(4, usage.merchant_id)
+        .bind(5, usage.route)
+        .bind(6, lower_ascii(usage.payer))
+        .bind(7, usage.amount)
+        .bind(8, lower_ascii(usage.asset))
+        .bind(9, usage.network)
+        .bind(10, usage.billing_mode)
+        .bind(11, int64_t{usage.upstream_status})
+        .bind(12, usage.created_ms == 0 ? now_ms() : usage.created_ms);
+    return insert->run();
+  }
+
+  Status append_event_locked(const std::string& payment_id, std::string_view from_status,
+                             std::string_view to_status, int64_t at_ms,
+                             const std::string& facilitator, const std::string& tx_hash,
+                             const std::string& error_reason) {
+    auto insert = Statement::prepare(
+        db(),
+        "INSERT INTO payment_events (payment_id, seq, from_status, to_status, at_ms, facilitator,"
+        " tx_hash, error_reason) VALUES (?,"
+        " (SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_events WHERE payment_id = ?),"
+        " ?, ?, ?, ?, ?, ?)");
+    if (!insert) return insert.error();
+    return insert->bind(1, payment_id)
+        .bind(2, payment_id)
+        .bind(3, from_status)
+        .bind(4, to_status)
+        .bind(5, at_ms)
+        .bind(6, facilitator)
+        .bind(7, tx_hash)
+        .bind(8, error_reason)
+        .run();
+  }
+
+  Result<std::optional<PaymentRecord>> find_by_id_locked(const std::string& payment_id) {
+    auto stmt = Statement::prepare(
+        db(), std::string("SELECT ") + kPaymentColumns + " FROM payments WHERE id = ?");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, payment_id);
+    return read_optional_payment(*stmt);
+  }
+
+  Result<std::optional<PaymentRecord>> find_by_key_locked(const PaymentKey& key) {
+    auto stmt = Statement::prepare(db(), std::string("SELECT ") + kPaymentColumns +
+                                             " FROM payments WHERE chain_id = ? AND asset = ?"
+                                             " AND payer = ? AND nonce = ?");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, static_cast<int64_t>(key.chain_id))
+        .bind(2, key.asset)
+        .bind(3, key.payer)
+        .bind(4, key.nonce);
+    return read_optional_payment(*stmt);
+  }
+
+  static Result<std::optional<PaymentRecord>> read_optional_payment(Statement& stmt) {
+    auto row = stmt.step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<PaymentRecord>{};
+    auto record = read_payment(stmt);
+    if (!record) return record.error();
+    return std::optional<PaymentRecord>(std::move(*record));
+  }
+
+  std::mutex mutex_;
+  sqlite::DbHandle db_;
+};
+
+Status configure(sqlite3* db) {
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  // WAL lets readers proceed during a write and makes each commit a single append.
+  // synchronous=FULL fsyncs the WAL on every commit: these rows record money, so a settled payment
+  // must survive a power cut even if that costs write latency (NORMAL could lose the last commits).
+  for (const char* pragma :
+       {"PRAGMA foreign_keys = ON", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL"}) {
+    auto applied = sqlite::exec(db, pragma);
+    if (!applied) return applied;
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
+  return guarded([&]() -> Result<std::unique_ptr<Store>> {
+    auto db = sqlite::open(path);
+    if (!db) return db.error();
+    auto configured = configure(db->get());
+    if (!configured) return configured.error();
+    auto migrated = sqlite::apply_migrations(db->get());
+    if (!migrated) return migrated.error();
+    return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(*db)));
+  });
+}
+
+}  // namespace x402

@@ -1,0 +1,155 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <exception>
+#include <latch>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "state/cache.hpp"
+
+namespace x402 {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Drives one cache operation to completion on a private io_context. The operation is awaited
+// inside a void coroutine because co_spawn's completion handler needs a default-constructible
+// result type, which Result<T> deliberately is not.
+template <typename T>
+T run(boost::asio::awaitable<T> op) {
+  boost::asio::io_context io;
+  std::optional<T> out;
+  boost::asio::co_spawn(
+      io, [&]() -> boost::asio::awaitable<void> { out.emplace(co_await std::move(op)); },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  io.run();
+  return std::move(*out);
+}
+
+class MemoryCacheTest : public ::testing::Test {
+ protected:
+  bool claim(const std::string& key, std::chrono::milliseconds ttl = 60s) {
+    auto r = run(cache_->claim(key, "owner", ttl));
+    EXPECT_TRUE(r) << r.error().message;
+    return r && *r;
+  }
+  std::optional<std::string> get(const std::string& key) {
+    auto r = run(cache_->get(key));
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? *r : std::nullopt;
+  }
+
+  std::unique_ptr<Cache> cache_ = make_memory_cache();
+};
+
+TEST_F(MemoryCacheTest, SecondClaimOfAHeldKeyFails) {
+  EXPECT_TRUE(claim("replay:a"));
+  EXPECT_FALSE(claim("replay:a"));
+  EXPECT_TRUE(claim("replay:b"));
+  EXPECT_EQ(get("replay:a"), "owner");
+}
+
+TEST_F(MemoryCacheTest, ExpiredClaimCanBeTakenAgain) {
+  EXPECT_TRUE(claim("replay:a", 50ms));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(get("replay:a"), std::nullopt);
+  EXPECT_TRUE(claim("replay:a", 60s));
+  EXPECT_FALSE(claim("replay:a", 60s));
+}
+
+TEST_F(MemoryCacheTest, ExpiryAlsoFreesAKeyThatWasNeverRead) {
+  EXPECT_TRUE(claim("replay:a", 50ms));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(claim("replay:a", 60s));
+}
+
+TEST_F(MemoryCacheTest, GetSetErase) {
+  EXPECT_EQ(get("k"), std::nullopt);
+  ASSERT_TRUE(run(cache_->set("k", "v1", 60s)));
+  EXPECT_EQ(get("k"), "v1");
+  ASSERT_TRUE(run(cache_->set("k", "v2", 60s)));
+  EXPECT_EQ(get("k"), "v2");
+  ASSERT_TRUE(run(cache_->erase("k")));
+  EXPECT_EQ(get("k"), std::nullopt);
+  EXPECT_TRUE(run(cache_->erase("never-set")));
+}
+
+TEST_F(MemoryCacheTest, SetOverridesAndEraseReleasesAClaim) {
+  ASSERT_TRUE(claim("lock"));
+  ASSERT_TRUE(run(cache_->erase("lock")));
+  EXPECT_TRUE(claim("lock"));
+  ASSERT_TRUE(run(cache_->set("lock", "other", 60s)));
+  EXPECT_EQ(get("lock"), "other");
+  EXPECT_FALSE(claim("lock"));
+}
+
+TEST_F(MemoryCacheTest, NonPositiveTtlIsRejected) {
+  auto claimed = run(cache_->claim("k", "v", 0ms));
+  ASSERT_FALSE(claimed);
+  EXPECT_EQ(claimed.error().code, "invalid_ttl");
+  auto set = run(cache_->set("k", "v", -5ms));
+  ASSERT_FALSE(set);
+  EXPECT_EQ(set.error().code, "invalid_ttl");
+  EXPECT_EQ(get("k"), std::nullopt);
+}
+
+// Enough keys to trigger the size-based sweeps: live entries must survive them, expired ones go.
+TEST_F(MemoryCacheTest, SweepsKeepLiveEntries) {
+  constexpr int kKeys = 40000;
+  for (int i = 0; i < kKeys; ++i) {
+    ASSERT_TRUE(claim("short:" + std::to_string(i), 50ms));
+  }
+  std::this_thread::sleep_for(300ms);
+  for (int i = 0; i < kKeys; ++i) {
+    ASSERT_TRUE(claim("long:" + std::to_string(i), 600s));
+  }
+  for (int i = 0; i < kKeys; i += 97) {
+    EXPECT_EQ(get("long:" + std::to_string(i)), "owner") << i;
+    EXPECT_EQ(get("short:" + std::to_string(i)), std::nullopt) << i;
+  }
+}
+
+// Worker threads each run their own io_context (DESIGN.md §3); a claim must still be exclusive.
+TEST_F(MemoryCacheTest, ConcurrentClaimsAcrossIoContextsHaveOneWinner) {
+  constexpr int kThreads = 6;
+  constexpr int kClaimsPerThread = 25;
+  std::atomic<int> winners{0};
+  std::atomic<int> errors{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      boost::asio::io_context io;
+      for (int i = 0; i < kClaimsPerThread; ++i) {
+        boost::asio::co_spawn(
+            io,
+            [&, t, i]() -> boost::asio::awaitable<void> {
+              auto r = co_await cache_->claim("replay:shared", std::to_string(t * 100 + i), 60s);
+              if (!r) {
+                ++errors;
+              } else if (*r) {
+                ++winners;
+              }
+            },
+            boost::asio::detached);
+      }
+      start.arrive_and_wait();
+      io.run();
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(winners.load(), 1);
+}
+
+}  // namespace
+}  // namespace x402
