@@ -276,7 +276,7 @@ asio::awaitable<http::OutgoingResponse> Gateway::handle(http::IncomingRequest& r
   line["method"] = request.method_string();
   line["path"] = target.substr(0, target.find('?'));
   line["status"] = status;
-  line["duration_ms"] = static_cast<double>(elapsed) / 1000.0;
+  line["duration_us"] = elapsed;
   if (!ctx.attempts.empty()) line["facilitator_attempts"] = std::move(ctx.attempts);
   log::info("request", std::move(line));
   co_return response;

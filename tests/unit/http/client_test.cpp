@@ -4,7 +4,7 @@
 #include <chrono>
 #include <string>
 
-#include "client_test_support.hpp"
+#include "support/http_test_server.hpp"
 
 namespace x402::http {
 namespace {

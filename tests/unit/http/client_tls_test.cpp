@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "client_test_support.hpp"
+#include "support/http_test_server.hpp"
 
 namespace x402::http {
 namespace {
