@@ -59,6 +59,8 @@ UPSTREAM_PID=""
 GATEWAY_PID=""
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
+  # A second Ctrl-C must not cut this short and leave the upstream running.
+  trap '' INT TERM
   # Stop what we started, gateway first so it drains before its upstream goes away.
   for pid in $GATEWAY_PID $UPSTREAM_PID; do
     if kill -TERM "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
@@ -118,7 +120,8 @@ if [ "$CHECK" = 1 ]; then
 
   paid_headers=$LOG_DIR/paid.headers
   paid_body=$LOG_DIR/paid.body
-  paid_status=$(curl -sS -D "$paid_headers" -o "$paid_body" -w '%{http_code}' "$GATEWAY/demo/weather")
+  paid_status=$(curl -sS -D "$paid_headers" -o "$paid_body" -w '%{http_code}' \
+    "$GATEWAY/demo/weather")
   echo "GET /demo/weather -> $paid_status"
   cat "$paid_body"; echo
   offer_v2=$(grep -i '^payment-required:' "$paid_headers" | cut -d' ' -f2- | tr -d '\r' |

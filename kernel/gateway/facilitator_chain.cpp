@@ -189,12 +189,22 @@ asio::awaitable<SettleResult> FacilitatorChain::settle(const VerifyResult& verif
       }
       if (answer.outcome == X402_FAC_ANSWERED && has_bool(answer.body, "success")) {
         member.breaker->record_success();
-        result.transaction = json_string(answer.body, "transaction");
+        // A refusal after settlement_pending carries no hash; keep the broadcast one.
+        if (auto tx = json_string(answer.body, "transaction"); !tx.empty()) result.transaction = tx;
         result.network = json_string(answer.body, "network");
         result.payer = json_string(answer.body, "payer");
         if (json_true(answer.body, "success")) {
           attempt.outcome = "settled";
           result.kind = SettleResult::Kind::Settled;
+        } else if (result.pending) {
+          // Our first ask was broadcast. A refusal of the same settle now (typically "nonce
+          // already used") may mean that broadcast went through: only reconciliation can tell,
+          // so the outcome is UNKNOWN, never a failure the payer would answer by paying again.
+          attempt.outcome = "failed";
+          attempt.error = json_string(answer.body, "errorReason");
+          result.kind = SettleResult::Kind::Unknown;
+          result.error_reason = attempt.error;
+          result.error_message = json_string(answer.body, "errorMessage");
         } else {
           attempt.outcome = "failed";
           result.kind = SettleResult::Kind::Failed;

@@ -6,6 +6,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/json/serialize.hpp>
@@ -320,8 +321,21 @@ asio::awaitable<void> Gateway::probe_loop() {
         member.breaker->probe_failed();
       }
     }
-    // /supported is cached by the plugin; refresh our view every five minutes.
-    if (++ticks % (4 * 300) == 0) co_await refresh_supported(snapshot);
+    // /supported is cached by the plugin; refresh our view every five minutes, and every five
+    // seconds for a facilitator whose support is still unknown (it would otherwise lose its
+    // YAML priority to those whose support is known).
+    ++ticks;
+    if (ticks % (4 * 300) == 0) {
+      co_await refresh_supported(snapshot);
+    } else if (ticks % (4 * 5) == 0) {
+      for (const auto& member : snapshot->chain->members()) {
+        if (member.facilitator->supported_kinds() || member.breaker->is_open()) continue;
+        auto answer = co_await member.facilitator->supported(member.facilitator->attempt_timeout());
+        if (answer.outcome == X402_FAC_ANSWERED) {
+          member.facilitator->set_supported_kinds(parse_supported_kinds(answer.body));
+        }
+      }
+    }
   }
 }
 
@@ -335,13 +349,36 @@ asio::awaitable<void> Gateway::reconcile_loop() {
   }
 }
 
+void Gateway::reconcile_now() {
+  asio::co_spawn(control_, reconcile_once(), asio::use_future).get();
+}
+
 asio::awaitable<void> Gateway::reconcile_once() {
+  // A row left SETTLING long after any settle could still be running belongs to a request that
+  // died with the process: its outcome is unknown.
+  auto snapshot = snapshot_.load();
+  const auto stale_before =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count() -
+      2 * snapshot->config->failover.settle_timeout.count() - 10000;
+  auto settling = co_await run_blocking(
+      *store_pool_, [this] { return store_->payments_with_status(PaymentStatus::Settling, 50); });
+  if (settling) {
+    for (const auto& payment : settling.value()) {
+      if (payment.updated_ms > stale_before) continue;
+      co_await run_blocking(*store_pool_, [&] {
+        return store_->update_payment(payment.id, PaymentStatus::Unknown, "", "",
+                                      "interrupted_settlement");
+      });
+    }
+  }
+
   // UNKNOWN settlements: ask the same facilitator again. EIP-3009 authorizations settle at most
   // once on chain, so repeating the same settle cannot charge twice.
   auto unknown = co_await run_blocking(
       *store_pool_, [this] { return store_->payments_with_status(PaymentStatus::Unknown, 50); });
   if (!unknown || unknown->empty()) co_return;
-  auto snapshot = snapshot_.load();
   for (const auto& payment : unknown.value()) {
     const ChainMember* member = nullptr;
     for (const auto& m : snapshot->chain->members()) {

@@ -58,6 +58,9 @@ class Gateway {
   // Blocks until stop() finished (e.g. from a signal).
   void wait();
 
+  // Runs one reconciliation round now and waits for it (the loop runs one every 5 s).
+  void reconcile_now();
+
   std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(); }
   Store& store() { return *store_; }
   Metrics& metrics() { return metrics_; }

@@ -76,6 +76,12 @@ class PaidRequest {
 
   // --- stages ----------------------------------------------------------------------------
   asio::awaitable<std::optional<http::OutgoingResponse>> claim();
+  // The answer for an authorization that already has a row: reconciliation pending → retry
+  // later; settled but never served → serve it now, once; otherwise → already used.
+  asio::awaitable<std::optional<http::OutgoingResponse>> answer_existing(
+      const PaymentRecord& existing);
+  asio::awaitable<http::OutgoingResponse> serve_redeemed();
+  UsageRecord usage_record(int upstream_status) const;
   asio::awaitable<void> release();
   asio::awaitable<SettleResult> settle(const VerifyResult& verified);
   asio::awaitable<void> record_attempts(const std::vector<Attempt>& attempts);
@@ -91,6 +97,7 @@ class PaidRequest {
   boost::json::object chosen_json_;  // the requirement as sent to facilitators
   PaymentRecord record_;
   std::string replay_key_;
+  std::optional<PaymentRecord> redeemed_;  // a reconciled payment served by this request
 };
 
 asio::awaitable<http::OutgoingResponse> PaidRequest::run() {
@@ -134,6 +141,7 @@ asio::awaitable<http::OutgoingResponse> PaidRequest::run() {
 
   // 4. Claim the authorization once, before anything is served.
   if (auto refused = co_await claim()) co_return std::move(*refused);
+  if (redeemed_) co_return co_await serve_redeemed();
 
   // 5. Verify, failing over freely.
   PaymentKind kind{payment_.x402_version, requirement.scheme, requirement.network.caip2(),
@@ -201,18 +209,7 @@ asio::awaitable<http::OutgoingResponse> PaidRequest::run() {
   }
 
   // 7. Books: SETTLED and the usage record in one transaction.
-  UsageRecord usage;
-  usage.id = random_id();
-  usage.payment_id = record_.id;
-  usage.request_id = ctx_.request_id;
-  usage.merchant_id = ctx_.merchant->id;
-  usage.route = ctx_.route->path;
-  usage.payer = record_.key.payer;
-  usage.amount = record_.amount;
-  usage.asset = record_.key.asset;
-  usage.network = record_.network;
-  usage.upstream_status = upstream_status;
-  usage.created_ms = now_unix_ms();
+  const UsageRecord usage = usage_record(upstream_status);
   auto facilitator = record_.facilitator;
   auto tx = settled->transaction;
   auto done = co_await run_blocking(ctx_.services.store_pool, [&] {
@@ -227,6 +224,67 @@ asio::awaitable<http::OutgoingResponse> PaidRequest::run() {
   ctx_.services.metrics.counter_add("x402_payments_settled_total", "merchant=" + ctx_.merchant->id);
   ctx_.log["transaction"] = tx;
   co_return with_settlement_header(std::move(response), *settled);
+}
+
+UsageRecord PaidRequest::usage_record(int upstream_status) const {
+  UsageRecord usage;
+  usage.id = record_.id;  // one usage record per payment: a second one collides
+  usage.payment_id = record_.id;
+  usage.request_id = ctx_.request_id;
+  usage.merchant_id = ctx_.merchant->id;
+  usage.route = ctx_.route->path;
+  usage.payer = record_.key.payer;
+  usage.amount = record_.amount;
+  usage.asset = record_.key.asset;
+  usage.network = record_.network;
+  usage.upstream_status = upstream_status;
+  usage.created_ms = now_unix_ms();
+  return usage;
+}
+
+asio::awaitable<std::optional<http::OutgoingResponse>> PaidRequest::answer_existing(
+    const PaymentRecord& existing) {
+  if (existing.status == PaymentStatus::Unknown) {
+    // A settle for this very authorization may have gone through: never ask for a new payment.
+    auto res = json_response(503, {{"error", "the settlement of this payment is being "
+                                             "reconciled; retry later with the same payment"},
+                                   {"code", "settlement_unknown"},
+                                   {"payment_id", existing.id}});
+    res.set(bhttp::field::retry_after, seconds_text(failover_.retry_after));
+    co_return res;
+  }
+  if (existing.status == PaymentStatus::Settled) {
+    auto usage = usage_record(0);
+    usage.payment_id = usage.id = existing.id;
+    usage.amount = existing.amount;
+    auto redeemed = co_await run_blocking(ctx_.services.store_pool, [&] {
+      return store_.redeem_settled_payment(existing.id, usage);
+    });
+    if (redeemed && redeemed.value()) {
+      redeemed_ = existing;
+      co_return std::nullopt;
+    }
+  }
+  ctx_.services.metrics.counter_add("x402_payment_replays_total", "merchant=" + ctx_.merchant->id);
+  co_return refuse(make_error("payment_already_used", "payload.authorization.nonce",
+                              "this payment authorization was already used; sign a new payment"));
+}
+
+asio::awaitable<http::OutgoingResponse> PaidRequest::serve_redeemed() {
+  // Paid and settled (the reconciler confirmed it) but never served: serve it now.
+  ctx_.log["payment_id"] = redeemed_->id;
+  ctx_.log["redeemed"] = true;
+  auto outcome = co_await forward_to_upstream(*ctx_.merchant, ctx_.request,
+                                              ctx_.path_below_merchant, ctx_.peer,
+                                              ctx_.request_id, ProxyTimeouts{});
+  http::OutgoingResponse response =
+      std::holds_alternative<http::Response>(outcome)
+          ? relay_response(std::move(std::get<http::Response>(outcome)))
+          : upstream_failure_response(*ctx_.merchant, std::get<http::TransportError>(outcome));
+  SettleResult settled;
+  settled.kind = SettleResult::Kind::Settled;
+  settled.transaction = redeemed_->tx_hash;
+  co_return with_settlement_header(std::move(response), settled);
 }
 
 std::string PaidRequest::facilitator_request() const {
@@ -275,6 +333,10 @@ asio::awaitable<std::optional<http::OutgoingResponse>> PaidRequest::claim() {
   }
   if (!claimed.value()) {
     replay_key_.clear();  // not ours to release
+    // Someone holds it. The row says whether that is a replay or a retry we owe an answer.
+    auto existing = co_await run_blocking(ctx_.services.store_pool,
+                                          [&] { return store_.find_payment_by_key(record_.key); });
+    if (existing && existing->has_value()) co_return co_await answer_existing(**existing);
     ctx_.services.metrics.counter_add("x402_payment_replays_total", "merchant=" + ctx_.merchant->id);
     co_return refuse(make_error("payment_already_used", "payload.authorization.nonce",
                                 "this payment authorization was already presented; sign a new "
@@ -295,19 +357,7 @@ asio::awaitable<std::optional<http::OutgoingResponse>> PaidRequest::claim() {
   }
   if (stored->outcome == ClaimOutcome::AlreadyClaimed) {
     replay_key_.clear();
-    const auto& existing = *stored->existing;
-    if (existing.status == PaymentStatus::Unknown) {
-      // A settle for this very authorization may have gone through: never ask for a new payment.
-      auto res = json_response(503, {{"error", "the settlement of this payment is being "
-                                               "reconciled; retry later with the same payment"},
-                                     {"code", "settlement_unknown"},
-                                     {"payment_id", existing.id}});
-      res.set(bhttp::field::retry_after, seconds_text(failover_.retry_after));
-      co_return res;
-    }
-    ctx_.services.metrics.counter_add("x402_payment_replays_total", "merchant=" + ctx_.merchant->id);
-    co_return refuse(make_error("payment_already_used", "payload.authorization.nonce",
-                                "this payment authorization was already used; sign a new payment"));
+    co_return co_await answer_existing(*stored->existing);
   }
   co_return std::nullopt;
 }

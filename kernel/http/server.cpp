@@ -13,6 +13,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/serialize.hpp>
 #include <list>
+#include <optional>
 
 namespace x402::http {
 
@@ -28,6 +29,25 @@ OutgoingResponse limit_response(bhttp::status status, std::string_view what, siz
   OutgoingResponse res{status, 11};
   res.set(bhttp::field::content_type, "application/json");
   boost::json::object body{{"error", what}, {"limit_bytes", limit}};
+  res.body() = boost::json::serialize(body);
+  res.keep_alive(false);
+  res.prepare_payload();
+  return res;
+}
+
+// The client sent something that is not HTTP/1.1 as RFC 9112 allows (as opposed to the connection
+// ending or a limit being hit): it gets a 400 naming the problem rather than a silent close.
+bool is_malformed_request(const boost::system::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
+         ec != bhttp::error::short_read && ec != bhttp::error::header_limit &&
+         ec != bhttp::error::body_limit;
+}
+
+OutgoingResponse bad_request_response(std::string_view detail) {
+  OutgoingResponse res{bhttp::status::bad_request, 11};
+  res.set(bhttp::field::content_type, "application/json");
+  boost::json::object body{{"error", "malformed HTTP request"}, {"detail", detail}};
   res.body() = boost::json::serialize(body);
   res.keep_alive(false);
   res.prepare_payload();
@@ -130,21 +150,34 @@ asio::awaitable<void> Server::session(Worker& worker, tcp::socket socket) {
     auto [read_ec, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser,
                                                                      kNoThrow);
     if (read_ec) {
+      std::optional<OutgoingResponse> res;
       if (read_ec == bhttp::error::header_limit) {
-        auto res = limit_response(bhttp::status::request_header_fields_too_large,
-                                  "request header too large", limits_.max_header_bytes);
+        res = limit_response(bhttp::status::request_header_fields_too_large,
+                             "request header too large", limits_.max_header_bytes);
+      } else if (read_ec == bhttp::error::body_limit) {
+        // Beast refuses a declared Content-Length over the limit while parsing the header.
+        res = limit_response(bhttp::status::payload_too_large, "request body too large",
+                             limits_.max_body_bytes);
+      } else if (is_malformed_request(read_ec)) {
+        res = bad_request_response(read_ec.message());
+      }
+      if (res) {
         stream.expires_after(limits_.write_timeout);
-        co_await bhttp::async_write(stream, res, kNoThrow);
-      } else if (read_ec == bhttp::error::bad_method || read_ec == bhttp::error::bad_target ||
-                 read_ec == bhttp::error::bad_version || read_ec == bhttp::error::bad_field ||
-                 read_ec == bhttp::error::bad_value || read_ec == bhttp::error::bad_line_ending) {
-        auto res = limit_response(bhttp::status::bad_request, "malformed HTTP request", 0);
-        stream.expires_after(limits_.write_timeout);
-        co_await bhttp::async_write(stream, res, kNoThrow);
+        co_await bhttp::async_write(stream, *res, kNoThrow);
       }
       break;
     }
     entry.idle = false;
+
+    // RFC 9112 §6.3: a request whose Transfer-Encoding does not end in chunked has no knowable
+    // length. Beast reads it as bodiless, so its body would be parsed as the next request
+    // (request smuggling behind a front proxy that reads it differently).
+    if (!parser.chunked() && parser.get().count(bhttp::field::transfer_encoding) > 0) {
+      auto res = bad_request_response("Transfer-Encoding must end in chunked");
+      stream.expires_after(limits_.write_timeout);
+      co_await bhttp::async_write(stream, res, kNoThrow);
+      break;
+    }
 
     auto length = parser.content_length();
     if (length && *length > limits_.max_body_bytes) {
@@ -163,11 +196,16 @@ asio::awaitable<void> Server::session(Worker& worker, tcp::socket socket) {
       stream.expires_after(limits_.body_timeout);
       auto [body_ec, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
       if (body_ec) {
+        std::optional<OutgoingResponse> res;
         if (body_ec == bhttp::error::body_limit) {
-          auto res = limit_response(bhttp::status::payload_too_large, "request body too large",
-                                    limits_.max_body_bytes);
+          res = limit_response(bhttp::status::payload_too_large, "request body too large",
+                               limits_.max_body_bytes);
+        } else if (is_malformed_request(body_ec)) {
+          res = bad_request_response(body_ec.message());  // e.g. a bad chunk size line
+        }
+        if (res) {
           stream.expires_after(limits_.write_timeout);
-          co_await bhttp::async_write(stream, res, kNoThrow);
+          co_await bhttp::async_write(stream, *res, kNoThrow);
         }
         break;
       }

@@ -166,6 +166,31 @@ class SqliteStore final : public Store {
     });
   }
 
+  Result<bool> redeem_settled_payment(const std::string& payment_id,
+                                      const UsageRecord& usage) override {
+    return guarded([&]() -> Result<bool> {
+      std::lock_guard lock(mutex_);
+      // BEGIN IMMEDIATE: the check and the insert cannot interleave with another redeemer.
+      auto tx = WriteTransaction::begin(db());
+      if (!tx) return tx.error();
+      auto payment = find_by_id_locked(payment_id);
+      if (!payment) return payment.error();
+      if (!payment->has_value() || (*payment)->status != PaymentStatus::Settled) return false;
+      auto used = Statement::prepare(db(), "SELECT 1 FROM usage_records WHERE payment_id = ?");
+      if (!used) return used.error();
+      auto found = used->bind(1, payment_id).step();
+      if (!found) return found.error();
+      if (found.value()) return false;
+      UsageRecord first = usage;
+      first.id = payment_id;
+      auto recorded = insert_usage_locked(payment_id, first);
+      if (!recorded) return recorded.error();
+      auto committed = tx->commit();
+      if (!committed) return committed.error();
+      return true;
+    });
+  }
+
   Status release_payment(const std::string& payment_id) override {
     return guarded([&]() -> Status {
       std::lock_guard lock(mutex_);

@@ -87,6 +87,12 @@ class Store {
   virtual Status complete_payment(const std::string& payment_id, const std::string& facilitator,
                                   const std::string& tx_hash, const UsageRecord& usage) = 0;
 
+  // Serves a payment that settled after its request was answered "unknown" (reconciled later):
+  // when the payment is SETTLED and has no usage record yet, writes `usage` (its id is the
+  // payment id) and returns true — exactly once, however many retries race. False otherwise.
+  virtual Result<bool> redeem_settled_payment(const std::string& payment_id,
+                                              const UsageRecord& usage) = 0;
+
   // Deletes a claim whose payment surely moved no money (verify refused it, every facilitator was
   // unreachable before settle, or the upstream failed before settle), so the payer may retry the
   // same authorization. Never called once a settle request may have left this process.

@@ -180,5 +180,38 @@ TEST_F(PaidFlowTest, UnknownMerchantAndRouteAre404WithJson) {
   EXPECT_EQ(parse_object(res.body()).at("code").as_string(), "no_route");
 }
 
+TEST_F(PaidFlowTest, UnknownSettlementIsReconciledThenServedOnceToTheSamePayment) {
+  start();
+  facilitator.settle_behaviour = FakeFacilitator::Behaviour::Hang;  // "broadcast", then silence
+  auto offer = gateway->get("/acme/api/signal");
+  auto payment = pay_v2(offer);
+  auto first = gateway->get("/acme/api/signal", {{"PAYMENT-SIGNATURE", payment}});
+  ASSERT_EQ(first.result_int(), 503) << first.body();
+  EXPECT_EQ(parse_object(first.body()).at("code").as_string(), "settlement_unknown");
+  EXPECT_FALSE(first[bhttp::field::retry_after].empty());
+
+  // Until reconciled, a retry with the same payment is told to wait, never to pay again.
+  auto waiting = gateway->get("/acme/api/signal", {{"PAYMENT-SIGNATURE", payment}});
+  EXPECT_EQ(waiting.result_int(), 503);
+  EXPECT_EQ(parse_object(waiting.body()).at("code").as_string(), "settlement_unknown");
+
+  facilitator.settle_behaviour = FakeFacilitator::Behaviour::Answer;
+  gateway->gateway().reconcile_now();
+  ASSERT_EQ(gateway->store().payments_with_status(PaymentStatus::Settled, 10)->size(), 1u);
+
+  const int hits_before = upstream.hits();
+  auto served = gateway->get("/acme/api/signal", {{"PAYMENT-SIGNATURE", payment}});
+  ASSERT_EQ(served.result_int(), 200) << served.body();
+  EXPECT_TRUE(decode_settlement_header(served["PAYMENT-RESPONSE"]).ok());
+  EXPECT_EQ(upstream.hits(), hits_before + 1);
+  auto usage = gateway->store().usage_for_merchant("acme", 10);
+  EXPECT_EQ(usage->size(), 1u);
+
+  // Served once: the next copy is a replay.
+  auto replay = gateway->get("/acme/api/signal", {{"PAYMENT-SIGNATURE", payment}});
+  EXPECT_EQ(replay.result_int(), 402);
+  EXPECT_EQ(upstream.hits(), hits_before + 1);
+}
+
 }  // namespace
 }  // namespace x402::testing
