@@ -12,7 +12,7 @@ namespace x402 {
 
 template <typename F>
 boost::asio::awaitable<std::invoke_result_t<F&>> run_blocking(boost::asio::thread_pool& pool,
-                                                             F fn) {
+                                                              F fn) {
   using R = std::invoke_result_t<F&>;
   // The pool's completion hands back an optional: asio wants default-constructible results.
   auto result = co_await boost::asio::co_spawn(

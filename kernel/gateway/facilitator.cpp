@@ -73,7 +73,8 @@ asio::awaitable<FacilitatorAnswer> Facilitator::call(StartFn start, std::string 
   auto call = std::make_shared<PendingCall>(co_await asio::this_coro::executor);
   call->owner = shared_from_this();
   call->timer.expires_after(timeout);
-  start(&instance_->vtable(), instance_->get(), body, on_plugin_result, new std::shared_ptr<PendingCall>(call));
+  start(&instance_->vtable(), instance_->get(), body, on_plugin_result,
+        new std::shared_ptr<PendingCall>(call));
 
   {
     std::lock_guard lock(call->mu);
@@ -113,10 +114,9 @@ asio::awaitable<FacilitatorAnswer> Facilitator::settle(std::string request_json,
 }
 
 asio::awaitable<FacilitatorAnswer> Facilitator::supported(std::chrono::milliseconds timeout) {
-  return call(
-      [](const x402_facilitator_vtable* vt, void* inst, const std::string&,
-         x402_facilitator_callback cb, void* user) { vt->supported(inst, cb, user); },
-      {}, timeout);
+  return call([](const x402_facilitator_vtable* vt, void* inst, const std::string&,
+                 x402_facilitator_callback cb, void* user) { vt->supported(inst, cb, user); },
+              {}, timeout);
 }
 
 asio::awaitable<FacilitatorAnswer> Facilitator::probe(std::chrono::milliseconds timeout) {

@@ -21,7 +21,7 @@ struct FacilitatorAnswer {
   boost::json::value body;  // parsed verdict JSON for ANSWERED / PENDING, null otherwise
   std::string error;        // why there is no verdict
   uint32_t retry_after_ms = 0;
-  bool timed_out = false;   // the kernel's own deadline fired before the plugin answered
+  bool timed_out = false;  // the kernel's own deadline fired before the plugin answered
 };
 
 // One (x402Version, scheme, network) the facilitator says it handles, from GET /supported.

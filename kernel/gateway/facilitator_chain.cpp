@@ -99,7 +99,8 @@ std::vector<size_t> FacilitatorChain::order_for(const PaymentKind& kind) const {
     n = std::min(n, candidates.size());
     for (size_t i = 0; i < n; ++i) {
       // A strategy's answer is input like any other: ignore out-of-range or repeated indexes.
-      if (out[i] < candidates.size() && std::find(order.begin(), order.end(), out[i]) == order.end())
+      if (out[i] < candidates.size() &&
+          std::find(order.begin(), order.end(), out[i]) == order.end())
         order.push_back(out[i]);
     }
   } else {
@@ -120,8 +121,8 @@ asio::awaitable<VerifyResult> FacilitatorChain::verify(const PaymentKind& kind,
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (remaining.count() <= 0) {
       attempt.outcome = "skipped";
-      attempt.error = "verify deadline of " + std::to_string(timing_.verify_deadline.count()) +
-                      " ms exceeded";
+      attempt.error =
+          "verify deadline of " + std::to_string(timing_.verify_deadline.count()) + " ms exceeded";
       result.attempts.push_back(std::move(attempt));
       continue;
     }

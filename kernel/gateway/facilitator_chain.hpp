@@ -60,12 +60,12 @@ struct RoutingStrategy {
 
 struct VerifyResult {
   enum class Kind { Valid, Invalid, AllFailed } kind = Kind::AllFailed;
-  size_t member = 0;                 // index into the chain of the facilitator that answered
+  size_t member = 0;  // index into the chain of the facilitator that answered
   std::string payer;
-  std::string invalid_reason;        // facilitator's opaque reason code, passed through
+  std::string invalid_reason;  // facilitator's opaque reason code, passed through
   std::string invalid_message;
   std::vector<Attempt> attempts;
-  std::vector<size_t> order;         // the routing order used, for settle
+  std::vector<size_t> order;  // the routing order used, for settle
 };
 
 struct SettleResult {

@@ -1,5 +1,6 @@
 #include "gateway/gateway.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -8,7 +9,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/json/serialize.hpp>
 #include <future>
 
@@ -29,10 +29,9 @@ namespace {
 std::string request_id_of(const http::IncomingRequest& request) {
   // Keep a caller's id when it is short and printable, so logs line up across hops.
   std::string_view given = request["X-Request-Id"];
-  if (!given.empty() && given.size() <= 64 &&
-      std::all_of(given.begin(), given.end(),
-                  [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
-                                      c == '_' || c == '.'; })) {
+  if (!given.empty() && given.size() <= 64 && std::all_of(given.begin(), given.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+      })) {
     return std::string(given);
   }
   return random_id();
@@ -50,9 +49,13 @@ http::OutgoingResponse text_response(unsigned status, std::string body, std::str
 
 Gateway::Gateway(GatewayOptions options) : options_(std::move(options)) {}
 
-Gateway::~Gateway() { stop(); }
+Gateway::~Gateway() {
+  stop();
+}
 
-uint16_t Gateway::port() const { return server_ ? server_->port() : 0; }
+uint16_t Gateway::port() const {
+  return server_ ? server_->port() : 0;
+}
 
 Status Gateway::start(std::shared_ptr<const Config> config) {
   config_path_ = config->source_path;
@@ -63,8 +66,8 @@ Status Gateway::start(std::shared_ptr<const Config> config) {
   store_ = std::move(store.value());
   cache_ = make_memory_cache();
   store_pool_ = std::make_unique<asio::thread_pool>(4);
-  services_ = std::make_unique<GatewayServices>(
-      GatewayServices{*store_, *cache_, *store_pool_, metrics_});
+  services_ =
+      std::make_unique<GatewayServices>(GatewayServices{*store_, *cache_, *store_pool_, metrics_});
 
   tls_ = http::make_client_tls_context();
   if (!options_.extra_ca_file.empty()) tls_->load_verify_file(options_.extra_ca_file);
@@ -149,21 +152,22 @@ Result<std::shared_ptr<const Snapshot>> Gateway::build_snapshot(
       return make_error("invalid_config", where,
                         config->source_path + ": " + instance.error().message);
     }
-    auto timeout = fc.attempt_timeout.count() > 0 ? fc.attempt_timeout
-                                                  : config->failover.attempt_timeout;
+    auto timeout =
+        fc.attempt_timeout.count() > 0 ? fc.attempt_timeout : config->failover.attempt_timeout;
     auto facilitator = std::make_shared<Facilitator>(std::move(instance.value()),
                                                      static_cast<uint32_t>(i), timeout);
     // Keep what the previous snapshot learned from /supported until the refresh lands.
     if (auto previous = snapshot_.load()) {
       for (const auto& m : previous->chain->members()) {
         if (m.facilitator->name() == fc.name) {
-          if (auto kinds = m.facilitator->supported_kinds()) facilitator->set_supported_kinds(*kinds);
+          if (auto kinds = m.facilitator->supported_kinds())
+            facilitator->set_supported_kinds(*kinds);
         }
       }
     }
-    members.push_back({facilitator, breakers_.get(fc.name,
-                                                  config->failover.breaker.failure_threshold,
-                                                  config->failover.breaker.open_for)});
+    members.push_back(
+        {facilitator, breakers_.get(fc.name, config->failover.breaker.failure_threshold,
+                                    config->failover.breaker.open_for)});
   }
 
   // The routing strategy: "priority" is the shipped routing-priority plugin.
@@ -171,14 +175,13 @@ Result<std::shared_ptr<const Snapshot>> Gateway::build_snapshot(
   const std::string plugin_name = strategy == "priority" ? "routing-priority" : strategy;
   auto routing_plugin = (*registry)->find(plugin_name, plugin_host::PluginKind::routing);
   if (!routing_plugin) {
-    return make_error("invalid_config", "routing.strategy",
-                      config->source_path + ": routing.strategy: " +
-                          routing_plugin.error().message);
+    return make_error(
+        "invalid_config", "routing.strategy",
+        config->source_path + ": routing.strategy: " + routing_plugin.error().message);
   }
-  auto routing = plugin_host::create_routing(routing_plugin.value(),
-                                             host_services_->api_for("routing:" + plugin_name),
-                                             plugin_name, config->routing.strategy_config,
-                                             "routing");
+  auto routing = plugin_host::create_routing(
+      routing_plugin.value(), host_services_->api_for("routing:" + plugin_name), plugin_name,
+      config->routing.strategy_config, "routing");
   if (!routing) {
     return make_error("invalid_config", "routing",
                       config->source_path + ": " + routing.error().message);
@@ -258,8 +261,9 @@ asio::awaitable<http::OutgoingResponse> Gateway::handle(http::IncomingRequest& r
   if (target == "/healthz") {
     response = json_response(200, {{"status", "ok"}});
   } else if (target == "/readyz") {
-    response = json_response(snapshot ? 200 : 503, {{"ready", snapshot != nullptr},
-                                                    {"config_generation", snapshot ? snapshot->generation : 0}});
+    response = json_response(snapshot ? 200 : 503,
+                             {{"ready", snapshot != nullptr},
+                              {"config_generation", snapshot ? snapshot->generation : 0}});
   } else if (target == "/metrics") {
     response = text_response(200, metrics_.render_prometheus(), "text/plain; version=0.0.4");
   } else {
@@ -357,11 +361,10 @@ asio::awaitable<void> Gateway::reconcile_once() {
   // A row left SETTLING long after any settle could still be running belongs to a request that
   // died with the process: its outcome is unknown.
   auto snapshot = snapshot_.load();
-  const auto stale_before =
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count() -
-      2 * snapshot->config->failover.settle_timeout.count() - 10000;
+  const auto stale_before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count() -
+                            2 * snapshot->config->failover.settle_timeout.count() - 10000;
   auto settling = co_await run_blocking(
       *store_pool_, [this] { return store_->payments_with_status(PaymentStatus::Settling, 50); });
   if (settling) {

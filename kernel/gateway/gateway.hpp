@@ -3,9 +3,9 @@
 // snapshot and its live replacement, the store and cache, and the background loops (facilitator
 // /supported refresh, breaker probes, settlement reconciliation).
 #include <atomic>
-#include <condition_variable>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>

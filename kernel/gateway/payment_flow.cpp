@@ -48,13 +48,18 @@ ResourceInfo resource_of(const RequestContext& ctx) {
   return ResourceInfo{resource_url(ctx), ctx.route->description, ctx.route->mime_type};
 }
 
-std::string seconds_text(std::chrono::seconds s) { return std::to_string(s.count()); }
+std::string seconds_text(std::chrono::seconds s) {
+  return std::to_string(s.count());
+}
 
 // The state of one paid request as it moves through the stages.
 class PaidRequest {
  public:
   PaidRequest(RequestContext& ctx, const RoutePlan& plan)
-      : ctx_(ctx), plan_(plan), store_(ctx.services.store), failover_(ctx.snapshot->config->failover) {}
+      : ctx_(ctx),
+        plan_(plan),
+        store_(ctx.services.store),
+        failover_(ctx.snapshot->config->failover) {}
 
   asio::awaitable<http::OutgoingResponse> run();
 
@@ -71,6 +76,8 @@ class PaidRequest {
   }
   http::OutgoingResponse all_facilitators_failed(const std::vector<Attempt>& attempts);
   http::OutgoingResponse settlement_unresolved(const SettleResult& settled);
+  // The answer when settle did not end in Settled.
+  http::OutgoingResponse not_settled(const SettleResult& settled);
   http::OutgoingResponse with_settlement_header(http::OutgoingResponse res,
                                                 const SettleResult& settled);
 
@@ -84,7 +91,7 @@ class PaidRequest {
   UsageRecord usage_record(int upstream_status) const;
   asio::awaitable<void> release();
   asio::awaitable<SettleResult> settle(const VerifyResult& verified);
-  asio::awaitable<void> record_attempts(const std::vector<Attempt>& attempts);
+  void record_attempts(const std::vector<Attempt>& attempts);
   std::string facilitator_request() const;
 
   RequestContext& ctx_;
@@ -109,8 +116,8 @@ asio::awaitable<http::OutgoingResponse> PaidRequest::run() {
   }
 
   // 1. Decode strictly; malformed input is the client's bug: 400 naming the field.
-  auto decoded = v2_header.empty() ? decode_payment(v1_header, false)
-                                   : decode_payment(v2_header, true);
+  auto decoded =
+      v2_header.empty() ? decode_payment(v1_header, false) : decode_payment(v2_header, true);
   if (!decoded) {
     ctx_.log["payment_error"] = decoded.error().code;
     co_return error_response(400, decoded.error());
@@ -147,7 +154,7 @@ asio::awaitable<http::OutgoingResponse> PaidRequest::run() {
   PaymentKind kind{payment_.x402_version, requirement.scheme, requirement.network.caip2(),
                    requirement.network.name};
   auto verified = co_await ctx_.snapshot->chain->verify(kind, facilitator_request());
-  co_await record_attempts(verified.attempts);
+  record_attempts(verified.attempts);
   if (verified.kind == VerifyResult::Kind::AllFailed) {
     co_await release();
     co_return all_facilitators_failed(verified.attempts);
@@ -165,27 +172,18 @@ asio::awaitable<http::OutgoingResponse> PaidRequest::run() {
   std::optional<SettleResult> settled;
   if (settle_first) {
     settled = co_await settle(verified);
-    if (settled->kind != SettleResult::Kind::Settled) {
-      if (settled->kind == SettleResult::Kind::Unreachable) {
-        co_return all_facilitators_failed(settled->attempts);
-      }
-      if (settled->kind == SettleResult::Kind::Failed) {
-        co_return offer("settlement_failed: " + settled->error_reason +
-                        (settled->error_message.empty() ? "" : ": " + settled->error_message));
-      }
-      co_return settlement_unresolved(*settled);
-    }
+    if (settled->kind != SettleResult::Kind::Settled) co_return not_settled(*settled);
   }
 
   // 6. The merchant's upstream.
-  auto outcome = co_await forward_to_upstream(
-      *ctx_.merchant, ctx_.request, ctx_.path_below_merchant, ctx_.peer, ctx_.request_id,
-      ProxyTimeouts{});
+  auto outcome =
+      co_await forward_to_upstream(*ctx_.merchant, ctx_.request, ctx_.path_below_merchant,
+                                   ctx_.peer, ctx_.request_id, ProxyTimeouts{});
   int upstream_status = 0;
   http::OutgoingResponse response;
   if (auto* upstream = std::get_if<http::Response>(&outcome)) {
     upstream_status = static_cast<int>(upstream->result_int());
-    response = relay_response(std::move(*upstream));
+    response = relay_response(std::move(*upstream), ctx_.request.method() == bhttp::verb::head);
   } else {
     response = upstream_failure_response(*ctx_.merchant, std::get<http::TransportError>(outcome));
   }
@@ -198,14 +196,7 @@ asio::awaitable<http::OutgoingResponse> PaidRequest::run() {
       co_return response;
     }
     settled = co_await settle(verified);
-    if (settled->kind == SettleResult::Kind::Unreachable) {
-      co_return all_facilitators_failed(settled->attempts);
-    }
-    if (settled->kind == SettleResult::Kind::Failed) {
-      co_return offer("settlement_failed: " + settled->error_reason +
-                      (settled->error_message.empty() ? "" : ": " + settled->error_message));
-    }
-    if (settled->kind == SettleResult::Kind::Unknown) co_return settlement_unresolved(*settled);
+    if (settled->kind != SettleResult::Kind::Settled) co_return not_settled(*settled);
   }
 
   // 7. Books: SETTLED and the usage record in one transaction.
@@ -246,8 +237,9 @@ asio::awaitable<std::optional<http::OutgoingResponse>> PaidRequest::answer_exist
     const PaymentRecord& existing) {
   if (existing.status == PaymentStatus::Unknown) {
     // A settle for this very authorization may have gone through: never ask for a new payment.
-    auto res = json_response(503, {{"error", "the settlement of this payment is being "
-                                             "reconciled; retry later with the same payment"},
+    auto res = json_response(503, {{"error",
+                                    "the settlement of this payment is being "
+                                    "reconciled; retry later with the same payment"},
                                    {"code", "settlement_unknown"},
                                    {"payment_id", existing.id}});
     res.set(bhttp::field::retry_after, seconds_text(failover_.retry_after));
@@ -274,12 +266,13 @@ asio::awaitable<http::OutgoingResponse> PaidRequest::serve_redeemed() {
   // Paid and settled (the reconciler confirmed it) but never served: serve it now.
   ctx_.log["payment_id"] = redeemed_->id;
   ctx_.log["redeemed"] = true;
-  auto outcome = co_await forward_to_upstream(*ctx_.merchant, ctx_.request,
-                                              ctx_.path_below_merchant, ctx_.peer,
-                                              ctx_.request_id, ProxyTimeouts{});
+  auto outcome =
+      co_await forward_to_upstream(*ctx_.merchant, ctx_.request, ctx_.path_below_merchant,
+                                   ctx_.peer, ctx_.request_id, ProxyTimeouts{});
   http::OutgoingResponse response =
       std::holds_alternative<http::Response>(outcome)
-          ? relay_response(std::move(std::get<http::Response>(outcome)))
+          ? relay_response(std::move(std::get<http::Response>(outcome)),
+                           ctx_.request.method() == bhttp::verb::head)
           : upstream_failure_response(*ctx_.merchant, std::get<http::TransportError>(outcome));
   SettleResult settled;
   settled.kind = SettleResult::Kind::Settled;
@@ -318,9 +311,8 @@ asio::awaitable<std::optional<http::OutgoingResponse>> PaidRequest::claim() {
   replay_key_ = "replay:" + std::to_string(record_.key.chain_id) + ":" + record_.key.asset + ":" +
                 record_.key.payer + ":" + record_.key.nonce;
   const auto now = now_unix_seconds();
-  const auto valid_for = payment_.authorization.valid_before > now
-                             ? payment_.authorization.valid_before - now
-                             : 0;
+  const auto valid_for =
+      payment_.authorization.valid_before > now ? payment_.authorization.valid_before - now : 0;
   auto claimed = co_await ctx_.services.cache.claim(replay_key_, record_.id,
                                                     std::chrono::seconds(valid_for + 60));
   if (!claimed) {
@@ -337,7 +329,8 @@ asio::awaitable<std::optional<http::OutgoingResponse>> PaidRequest::claim() {
     auto existing = co_await run_blocking(ctx_.services.store_pool,
                                           [&] { return store_.find_payment_by_key(record_.key); });
     if (existing && existing->has_value()) co_return co_await answer_existing(**existing);
-    ctx_.services.metrics.counter_add("x402_payment_replays_total", "merchant=" + ctx_.merchant->id);
+    ctx_.services.metrics.counter_add("x402_payment_replays_total",
+                                      "merchant=" + ctx_.merchant->id);
     co_return refuse(make_error("payment_already_used", "payload.authorization.nonce",
                                 "this payment authorization was already presented; sign a new "
                                 "payment"));
@@ -386,7 +379,7 @@ asio::awaitable<SettleResult> PaidRequest::settle(const VerifyResult& verified) 
     co_return not_started;
   }
   auto settled = co_await ctx_.snapshot->chain->settle(verified, facilitator_request());
-  co_await record_attempts(settled.attempts);
+  record_attempts(settled.attempts);
   auto facilitator = ctx_.snapshot->chain->members()[settled.member].facilitator->name();
   record_.facilitator = facilitator;
 
@@ -399,7 +392,7 @@ asio::awaitable<SettleResult> PaidRequest::settle(const VerifyResult& verified) 
     case SettleResult::Kind::Failed:
     case SettleResult::Kind::Unknown: {
       auto status = settled.kind == SettleResult::Kind::Failed ? PaymentStatus::Failed
-                                                                : PaymentStatus::Unknown;
+                                                               : PaymentStatus::Unknown;
       auto updated = co_await run_blocking(ctx_.services.store_pool, [&] {
         return store_.update_payment(record_.id, status, facilitator, settled.transaction,
                                      settled.error_reason);
@@ -414,14 +407,13 @@ asio::awaitable<SettleResult> PaidRequest::settle(const VerifyResult& verified) 
   co_return settled;
 }
 
-asio::awaitable<void> PaidRequest::record_attempts(const std::vector<Attempt>& attempts) {
+void PaidRequest::record_attempts(const std::vector<Attempt>& attempts) {
   for (const auto& a : attempts) {
     ctx_.attempts.push_back(a.to_json());
     ctx_.services.metrics.counter_add(
         "x402_facilitator_attempts_total",
         "facilitator=" + a.facilitator + ",operation=" + a.operation + ",outcome=" + a.outcome);
   }
-  co_return;
 }
 
 http::OutgoingResponse PaidRequest::all_facilitators_failed(const std::vector<Attempt>& attempts) {
@@ -439,6 +431,18 @@ http::OutgoingResponse PaidRequest::all_facilitators_failed(const std::vector<At
   res.set(bhttp::field::retry_after, seconds_text(failover_.retry_after));
   ctx_.log["payment_error"] = "facilitators_unavailable";
   return res;
+}
+
+http::OutgoingResponse PaidRequest::not_settled(const SettleResult& settled) {
+  switch (settled.kind) {
+    case SettleResult::Kind::Unreachable:
+      return all_facilitators_failed(settled.attempts);
+    case SettleResult::Kind::Failed:
+      return offer("settlement_failed: " + settled.error_reason +
+                   (settled.error_message.empty() ? "" : ": " + settled.error_message));
+    default:
+      return settlement_unresolved(settled);
+  }
 }
 
 http::OutgoingResponse PaidRequest::settlement_unresolved(const SettleResult& settled) {

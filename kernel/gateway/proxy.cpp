@@ -13,10 +13,9 @@ namespace {
 
 // RFC 9110 §7.6.1 hop-by-hop fields, plus the ones proxies conventionally drop.
 constexpr std::array<bhttp::field, 8> kHopByHop = {
-    bhttp::field::connection,         bhttp::field::keep_alive,
-    bhttp::field::proxy_authenticate, bhttp::field::proxy_authorization,
-    bhttp::field::te,                 bhttp::field::trailer,
-    bhttp::field::transfer_encoding,  bhttp::field::upgrade};
+    bhttp::field::connection,          bhttp::field::keep_alive, bhttp::field::proxy_authenticate,
+    bhttp::field::proxy_authorization, bhttp::field::te,         bhttp::field::trailer,
+    bhttp::field::transfer_encoding,   bhttp::field::upgrade};
 
 template <class Message>
 void strip_hop_by_hop(Message& m) {
@@ -36,8 +35,8 @@ boost::asio::awaitable<http::Outcome> forward_to_upstream(const MerchantConfig& 
                                                           const http::PeerInfo& peer,
                                                           const std::string& request_id,
                                                           ProxyTimeouts timeouts) {
-  http::Request out{request.method(), std::string(merchant.upstream.base_path) +
-                                          std::string(path_below_merchant),
+  http::Request out{request.method(),
+                    std::string(merchant.upstream.base_path) + std::string(path_below_merchant),
                     11};
   if (request.method() == bhttp::verb::unknown) out.method_string(request.method_string());
   const std::string original_host(request[bhttp::field::host]);
@@ -50,8 +49,8 @@ boost::asio::awaitable<http::Outcome> forward_to_upstream(const MerchantConfig& 
   out.set(bhttp::field::host, merchant.upstream.host_header());
 
   std::string forwarded_for(request["X-Forwarded-For"]);
-  forwarded_for = forwarded_for.empty() ? peer.remote_address
-                                        : forwarded_for + ", " + peer.remote_address;
+  forwarded_for =
+      forwarded_for.empty() ? peer.remote_address : forwarded_for + ", " + peer.remote_address;
   out.set("X-Forwarded-For", forwarded_for);
   out.set("X-Forwarded-Proto", peer.tls ? "https" : "http");
   if (!original_host.empty()) out.set("X-Forwarded-Host", original_host);
@@ -64,10 +63,10 @@ boost::asio::awaitable<http::Outcome> forward_to_upstream(const MerchantConfig& 
                                           http::Timeouts{timeouts.connect, timeouts.total});
 }
 
-http::OutgoingResponse relay_response(http::Response&& upstream) {
+http::OutgoingResponse relay_response(http::Response&& upstream, bool head_request) {
   http::OutgoingResponse res = std::move(upstream);
   strip_hop_by_hop(res);
-  res.prepare_payload();
+  if (!head_request) res.prepare_payload();
   return res;
 }
 

@@ -25,8 +25,9 @@ boost::asio::awaitable<http::Outcome> forward_to_upstream(const MerchantConfig& 
                                                           const std::string& request_id,
                                                           ProxyTimeouts timeouts);
 
-// Turns the upstream's answer into ours: hop-by-hop headers dropped, Content-Length recomputed.
-http::OutgoingResponse relay_response(http::Response&& upstream);
+// Turns the upstream's answer into ours: hop-by-hop headers dropped, Content-Length recomputed
+// (except for HEAD, whose Content-Length describes the body a GET would get).
+http::OutgoingResponse relay_response(http::Response&& upstream, bool head_request);
 
 // 502 / 504 with a JSON body saying which upstream failed and how.
 http::OutgoingResponse upstream_failure_response(const MerchantConfig& merchant,

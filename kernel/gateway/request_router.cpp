@@ -33,7 +33,7 @@ asio::awaitable<http::OutgoingResponse> proxy_free(RequestContext& ctx) {
                                               ctx.peer, ctx.request_id, ProxyTimeouts{});
   if (auto* upstream = std::get_if<http::Response>(&outcome)) {
     ctx.log["upstream_status"] = upstream->result_int();
-    co_return relay_response(std::move(*upstream));
+    co_return relay_response(std::move(*upstream), ctx.request.method() == bhttp::verb::head);
   }
   co_return upstream_failure_response(*ctx.merchant, std::get<http::TransportError>(outcome));
 }
@@ -46,24 +46,23 @@ asio::awaitable<http::OutgoingResponse> route_request(RequestContext& ctx) {
   const std::string_view path = target.substr(0, query_at);
 
   if (path.empty() || path.front() != '/') {
-    co_return error_response(400, make_error("invalid_target", "target",
-                                             "request target must be an absolute path"));
+    co_return error_response(
+        400, make_error("invalid_target", "target", "request target must be an absolute path"));
   }
   if (has_dot_segment(path)) {
-    co_return error_response(400, make_error("invalid_path", "target",
-                                             "'.' and '..' path segments are not allowed"));
+    co_return error_response(
+        400, make_error("invalid_path", "target", "'.' and '..' path segments are not allowed"));
   }
 
   // /{merchant_id}/rest-of-path
   const auto id_end = path.find('/', 1);
-  const std::string_view merchant_id = path.substr(1, id_end == std::string_view::npos
-                                                          ? std::string_view::npos
-                                                          : id_end - 1);
+  const std::string_view merchant_id =
+      path.substr(1, id_end == std::string_view::npos ? std::string_view::npos : id_end - 1);
   ctx.merchant = ctx.snapshot->config->find_merchant(merchant_id);
   if (!ctx.merchant) {
-    co_return not_found("no merchant '" + std::string(merchant_id) +
-                            "': paths start with /{merchant_id}/",
-                        "unknown_merchant");
+    co_return not_found(
+        "no merchant '" + std::string(merchant_id) + "': paths start with /{merchant_id}/",
+        "unknown_merchant");
   }
   const std::string_view below =
       id_end == std::string_view::npos ? std::string_view("/") : path.substr(id_end);

@@ -95,9 +95,9 @@ Status Server::listen(const std::string& address, uint16_t port) {
     if (!ec) acceptor->bind(ep, ec);
     if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return make_error("listen_failed", "server.listen",
-                        "cannot listen on " + address + ":" + std::to_string(bound_port) + ": " +
-                            ec.message());
+      return make_error(
+          "listen_failed", "server.listen",
+          "cannot listen on " + address + ":" + std::to_string(bound_port) + ": " + ec.message());
     }
     // Port 0: the first acceptor picks the port, the others join it.
     bound_port = acceptor->local_endpoint().port();
@@ -147,8 +147,8 @@ asio::awaitable<void> Server::session(Worker& worker, tcp::socket socket) {
     // A keep-alive connection may wait idle_timeout for its next request; a fresh one gets only
     // header_timeout to send its first header (slow-loris protection).
     stream.expires_after(first_request ? limits_.header_timeout : limits_.idle_timeout);
-    auto [read_ec, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser,
-                                                                     kNoThrow);
+    auto [read_ec, header_bytes] =
+        co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
     if (read_ec) {
       std::optional<OutgoingResponse> res;
       if (read_ec == bhttp::error::header_limit) {

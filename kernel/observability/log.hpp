@@ -9,9 +9,15 @@ enum class Level { Debug, Info, Warn, Error };
 
 // Writes {"ts":"2026-11-21T01:02:03.456Z","level":"info","msg":..., ...fields} atomically.
 void write(Level level, std::string_view message, boost::json::object fields = {});
-inline void info(std::string_view m, boost::json::object f = {}) { write(Level::Info, m, std::move(f)); }
-inline void warn(std::string_view m, boost::json::object f = {}) { write(Level::Warn, m, std::move(f)); }
-inline void error(std::string_view m, boost::json::object f = {}) { write(Level::Error, m, std::move(f)); }
+inline void info(std::string_view m, boost::json::object f = {}) {
+  write(Level::Info, m, std::move(f));
+}
+inline void warn(std::string_view m, boost::json::object f = {}) {
+  write(Level::Warn, m, std::move(f));
+}
+inline void error(std::string_view m, boost::json::object f = {}) {
+  write(Level::Error, m, std::move(f));
+}
 
 void set_min_level(Level level);
 // ISO-8601 UTC with milliseconds, for logs and JSON bodies.

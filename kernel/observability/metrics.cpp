@@ -36,7 +36,9 @@ std::string series_key(std::string_view name, std::string_view labels) {
   return key;
 }
 
-std::string_view metric_name(std::string_view key) { return key.substr(0, key.find('{')); }
+std::string_view metric_name(std::string_view key) {
+  return key.substr(0, key.find('{'));
+}
 
 }  // namespace
 

@@ -16,8 +16,12 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-std::string_view view(x402_str s) { return {s.data ? s.data : "", s.len}; }
-x402_str str(std::string_view s) { return {s.data(), s.size()}; }
+std::string_view view(x402_str s) {
+  return {s.data ? s.data : "", s.len};
+}
+x402_str str(std::string_view s) {
+  return {s.data(), s.size()};
+}
 
 uint64_t now_unix_ms(void*) {
   using namespace std::chrono;
@@ -158,7 +162,7 @@ const x402_host_api* HostServices::api_for(const std::string& instance_name) {
 
   api.log = [](void* host, x402_log_level level, x402_str instance, x402_str message) {
     auto* self = static_cast<Instance*>(host);
-    auto lvl = level >= X402_LOG_ERROR ? log::Level::Error
+    auto lvl = level >= X402_LOG_ERROR  ? log::Level::Error
                : level == X402_LOG_WARN ? log::Level::Warn
                : level == X402_LOG_INFO ? log::Level::Info
                                         : log::Level::Debug;
@@ -171,14 +175,16 @@ const x402_host_api* HostServices::api_for(const std::string& instance_name) {
   api.http_request = [](void* host, const x402_http_request* request, x402_http_callback callback,
                         void* user) {
     auto* self = static_cast<Instance*>(host);
-    OwnedRequest owned{std::string(view(request->method)), std::string(view(request->url)),
-                       std::string(view(request->body)), {}, request->timeout_ms};
+    OwnedRequest owned{std::string(view(request->method)),
+                       std::string(view(request->url)),
+                       std::string(view(request->body)),
+                       {},
+                       request->timeout_ms};
     for (size_t i = 0; i < request->header_count; ++i) {
       owned.headers.emplace_back(view(request->headers[i].name), view(request->headers[i].value));
     }
     auto& worker = self->services->pick_worker();
-    asio::co_spawn(*worker.ioc, run_http(worker, std::move(owned), callback, user),
-                   asio::detached);
+    asio::co_spawn(*worker.ioc, run_http(worker, std::move(owned), callback, user), asio::detached);
   };
 
   api.timer_start = [](void* host, uint32_t delay_ms, x402_timer_callback callback, void* user) {

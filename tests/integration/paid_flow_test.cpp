@@ -159,15 +159,24 @@ TEST_F(PaidFlowTest, InvalidVerdictIsA402WithTheFacilitatorsReason) {
 
 TEST_F(PaidFlowTest, FreeRouteIsAPlainReverseProxy) {
   start();
-  auto res = gateway->get("/acme/public/hello?x=1", {{"Connection", "keep-alive, X-Secret"},
-                                                     {"X-Secret", "hop"},
-                                                     {"X-PAYMENT", "ignored"}});
+  auto res = gateway->get(
+      "/acme/public/hello?x=1",
+      {{"Connection", "keep-alive, X-Secret"}, {"X-Secret", "hop"}, {"X-PAYMENT", "ignored"}});
   ASSERT_EQ(res.result_int(), 200);
   auto seen = upstream.received().at(0);
   EXPECT_EQ(seen.target(), "/public/hello?x=1");
   EXPECT_TRUE(seen["X-Secret"].empty());   // named in Connection: hop-by-hop
   EXPECT_TRUE(seen["X-PAYMENT"].empty());  // payment headers never reach the upstream
   EXPECT_EQ(facilitator.verify_calls.load(), 0);
+}
+
+TEST_F(PaidFlowTest, HeadOnAFreeRouteKeepsTheUpstreamsContentLength) {
+  start();
+  auto got = gateway->get("/acme/public/x");
+  auto head = send_request(gateway->port(), bhttp::verb::head, "/acme/public/x");
+  ASSERT_EQ(head.result_int(), 200);
+  EXPECT_TRUE(head.body().empty());
+  EXPECT_EQ(head[bhttp::field::content_length], std::to_string(got.body().size()));
 }
 
 TEST_F(PaidFlowTest, UnknownMerchantAndRouteAre404WithJson) {

@@ -152,7 +152,8 @@ TEST_F(ReloadTest, BrokenEditIsRejectedAndTheOldConfigKeepsServing) {
   EXPECT_EQ(res.result_int(), 200);
   EXPECT_EQ(beta.verify_calls.load(), 1);
   EXPECT_EQ(alpha.verify_calls.load(), 0);
-  EXPECT_GE(gateway.gateway().metrics().counter("x402_config_reloads_total", "result=rejected"), 2u);
+  EXPECT_GE(gateway.gateway().metrics().counter("x402_config_reloads_total", "result=rejected"),
+            2u);
 }
 
 TEST_F(ReloadTest, PluginErrorsRejectTheReloadToo) {

@@ -26,8 +26,7 @@ class FakeFacilitator {
     CloseWithoutAnswer,  // reads the request, closes the connection
   };
 
-  FakeFacilitator()
-      : server_([this](const http::Request& r, int) { return handle(r); }) {}
+  FakeFacilitator() : server_([this](const http::Request& r, int) { return handle(r); }) {}
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
 
@@ -57,11 +56,8 @@ class FakeFacilitator {
 
   static std::string payer_of(const boost::json::value& request) {
     try {
-      return std::string(request.at("paymentPayload")
-                             .at("payload")
-                             .at("authorization")
-                             .at("from")
-                             .as_string());
+      return std::string(
+          request.at("paymentPayload").at("payload").at("authorization").at("from").as_string());
     } catch (...) {
       return {};
     }
@@ -144,12 +140,11 @@ class FakeFacilitator {
                         {"network", network_of(body)},
                         {"payer", payer}});
     }
-    return json(behaviour == Behaviour::RefuseWith400 ? 400 : 200,
-                {{"success", false},
-                 {"errorReason", invalid_reason},
-                 {"transaction", ""},
-                 {"network", network_of(body)},
-                 {"payer", payer}});
+    return json(behaviour == Behaviour::RefuseWith400 ? 400 : 200, {{"success", false},
+                                                                    {"errorReason", invalid_reason},
+                                                                    {"transaction", ""},
+                                                                    {"network", network_of(body)},
+                                                                    {"payer", payer}});
   }
 
   mutable std::mutex mu_;

@@ -61,6 +61,7 @@ inline http::Response send_request(uint16_t port, bhttp::verb method, const std:
   boost::beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(16 * 1024 * 1024);
+  if (method == bhttp::verb::head) parser.skip(true);  // a HEAD answer has headers only
   bhttp::read(socket, buffer, parser);
   return parser.release();
 }
@@ -139,6 +140,10 @@ class FakeUpstream {
                                                   R"({"weather":"sunny","path":")" +
                                                       std::string(r.target()) + "\"}");
           res.set(bhttp::field::content_type, "application/json");
+          if (r.method() == bhttp::verb::head) {
+            res.content_length(res.body().size());  // what a GET would carry, but no body
+            res.body().clear();
+          }
           return http::testing::respond(std::move(res));
         }) {}
 
@@ -245,5 +250,89 @@ class GatewayHarness {
   bool watch_file_ = true;
   std::unique_ptr<Gateway> gateway_;
 };
+
+}  // namespace x402::testing
+
+#include <condition_variable>
+
+namespace x402::testing {
+
+// The merchant's API, slowed down: it holds each request until release() is called or `delay`
+// has passed, then answers 200. A test can act (stop the gateway, send signals) while a request
+// is known to be in flight, without guessing how long anything takes. The hold blocks the
+// upstream's single thread, so it serves one request at a time; that is all the tests need.
+class DelayedUpstream {
+ public:
+  explicit DelayedUpstream(std::chrono::milliseconds delay = std::chrono::seconds(10))
+      : delay_(delay), server_([this](const http::Request& r, int) { return hold(r); }) {}
+
+  ~DelayedUpstream() { release(); }  // before server_ joins its thread
+
+  uint16_t port() const { return server_.port(); }
+  int arrived() const { return arrived_.load(); }
+
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+  // True once `count` requests have reached the upstream (and are being held).
+  bool wait_for_arrivals(int count, std::chrono::milliseconds within) {
+    std::unique_lock lock(mu_);
+    return arrivals_cv_.wait_for(lock, within, [&] { return arrived_.load() >= count; });
+  }
+
+ private:
+  http::testing::Action hold(const http::Request& request) {
+    std::unique_lock lock(mu_);
+    ++arrived_;
+    arrivals_cv_.notify_all();
+    cv_.wait_for(lock, delay_, [this] { return released_; });
+    auto res = http::testing::make_response(
+        bhttp::status::ok, R"({"slow":true,"path":")" + std::string(request.target()) + "\"}");
+    res.set(bhttp::field::content_type, "application/json");
+    return http::testing::respond(std::move(res));
+  }
+
+  std::chrono::milliseconds delay_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable arrivals_cv_;
+  bool released_ = false;
+  std::atomic<int> arrived_{0};
+  http::testing::TestServer server_;  // last: stops before the members its handler uses
+};
+
+}  // namespace x402::testing
+
+namespace x402::testing {
+
+// One HTTP/1.1 GET that gives up after `limit` (throwing, like get() on any failure). For requests
+// that hang when the code under test is wrong, so such a test fails instead of never ending.
+inline http::Response get_within(uint16_t port, const std::string& target,
+                                 std::chrono::milliseconds limit, const Headers& headers = {}) {
+  namespace asio = boost::asio;
+  asio::io_context ioc;
+  boost::beast::tcp_stream stream(ioc);
+  http::Request request{bhttp::verb::get, target, 11};
+  request.set(bhttp::field::host, "127.0.0.1:" + std::to_string(port));
+  for (const auto& [k, v] : headers) request.set(k, v);
+  request.prepare_payload();
+  auto exchange = [&]() -> asio::awaitable<http::Response> {
+    stream.expires_after(limit);
+    co_await stream.async_connect({asio::ip::make_address("127.0.0.1"), port},
+                                  asio::use_awaitable);
+    co_await bhttp::async_write(stream, request, asio::use_awaitable);
+    boost::beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(16 * 1024 * 1024);
+    co_await bhttp::async_read(stream, buffer, parser, asio::use_awaitable);
+    co_return parser.release();
+  };
+  auto response = asio::co_spawn(ioc, exchange(), asio::use_future);
+  ioc.run();
+  return response.get();
+}
 
 }  // namespace x402::testing
