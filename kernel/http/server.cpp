@@ -104,6 +104,7 @@ Status Server::listen(const std::string& address, uint16_t port) {
     w->acceptor = std::move(acceptor);
   }
   port_ = bound_port;
+  listeners_open_ = workers_.size();
   for (auto& w : workers_) {
     asio::co_spawn(w->ioc, accept_loop(*w), asio::detached);
   }
@@ -236,21 +237,36 @@ asio::awaitable<void> Server::session(Worker& worker, tcp::socket socket) {
 }
 
 void Server::connection_closed() {
-  if (--open_connections_ == 0 && draining_ && !drained_notified_.exchange(true) && on_drained_) {
+  --open_connections_;
+  notify_if_drained();
+}
+
+// Drained means: every listener is closed (no new connection can be accepted into a loop that
+// is about to stop) and no connection is left.
+void Server::notify_if_drained() {
+  if (draining_ && listeners_open_.load() == 0 && open_connections_.load() == 0 &&
+      !drained_notified_.exchange(true) && on_drained_) {
     on_drained_();
   }
 }
 
 void Server::drain(std::chrono::milliseconds grace, std::function<void()> on_drained) {
-  if (draining_.exchange(true)) return;
-  on_drained_ = std::move(on_drained);
+  {
+    // on_drained_ is read by workers once draining_ is set: publish it first.
+    std::lock_guard lock(drain_mutex_);
+    if (draining_) return;
+    on_drained_ = std::move(on_drained);
+    draining_ = true;
+  }
   for (auto& w : workers_) {
     asio::post(w->ioc, [this, grace, worker = w.get()] {
       boost::system::error_code ec;
       if (worker->acceptor) worker->acceptor->close(ec);
+      --listeners_open_;
       for (auto* s : worker->sessions) {
         if (s->idle) s->stream->socket().close(ec);  // nothing in flight: close now
       }
+      notify_if_drained();
       worker->grace_timer.expires_after(grace);
       worker->grace_timer.async_wait([worker](boost::system::error_code wait_ec) {
         if (wait_ec) return;
@@ -258,9 +274,6 @@ void Server::drain(std::chrono::milliseconds grace, std::function<void()> on_dra
         for (auto* s : worker->sessions) s->stream->socket().close(close_ec);
       });
     });
-  }
-  if (open_connections_.load() == 0 && !drained_notified_.exchange(true) && on_drained_) {
-    on_drained_();
   }
 }
 

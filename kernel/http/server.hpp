@@ -13,6 +13,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -53,8 +54,9 @@ class Server {
   uint16_t port() const { return port_; }
 
   // Stops accepting, closes idle keep-alive connections, lets in-flight requests finish (their
-  // responses carry Connection: close). `on_drained` runs once no connection is left; after
-  // `grace` the remaining connections are closed forcibly. Thread-safe.
+  // responses carry Connection: close). `on_drained` runs once every listener is closed and no
+  // connection is left; after `grace` the remaining connections are closed forcibly.
+  // Thread-safe.
   void drain(std::chrono::milliseconds grace, std::function<void()> on_drained);
 
   size_t open_connections() const { return open_connections_.load(); }
@@ -64,6 +66,7 @@ class Server {
   boost::asio::awaitable<void> accept_loop(Worker& worker);
   boost::asio::awaitable<void> session(Worker& worker, boost::asio::ip::tcp::socket socket);
   void connection_closed();
+  void notify_if_drained();
 
   std::vector<std::unique_ptr<Worker>> workers_;
   Handler handler_;
@@ -71,6 +74,8 @@ class Server {
   uint16_t port_ = 0;
   std::atomic<size_t> open_connections_{0};
   std::atomic<bool> draining_{false};
+  std::atomic<size_t> listeners_open_{0};
+  std::mutex drain_mutex_;
   std::function<void()> on_drained_;
   std::atomic<bool> drained_notified_{false};
 };
