@@ -107,6 +107,8 @@ struct MerchantConfig {
   std::string id;                    // URL prefix: routes live under /{id}/...
   http::Origin upstream;
   std::string upstream_url;          // as written
+  std::chrono::milliseconds upstream_connect_timeout{2000};  // DNS + TCP + TLS to the upstream
+  std::chrono::milliseconds upstream_timeout{30000};         // the whole upstream exchange
   std::string pay_to;                // 0x + 40 hex
   std::vector<RouteConfig> routes;   // first match wins
 };

@@ -373,7 +373,8 @@ RouteConfig read_route(const Field& item, const Config& config) {
 std::optional<Field> read_merchants(const Field& list, Config& config) {
   std::optional<Field> first_paid_route;
   for (const Field& item : list.as_list()) {
-    const Section s(item, {"id", "upstream", "pay_to", "routes"});
+    const Section s(item, {"id", "upstream", "upstream_connect_timeout_ms",
+                           "upstream_timeout_ms", "pay_to", "routes"});
     MerchantConfig merchant;
     const Field id = s.require("id");
     merchant.id = id.as_string();
@@ -393,6 +394,9 @@ std::optional<Field> read_merchants(const Field& list, Config& config) {
     Result<http::Origin> origin = http::parse_origin(merchant.upstream_url);
     if (!origin) upstream.fail(origin.error().message);
     merchant.upstream = std::move(origin).value();
+    merchant.upstream_connect_timeout =
+        millis(s, "upstream_connect_timeout_ms", merchant.upstream_connect_timeout);
+    merchant.upstream_timeout = millis(s, "upstream_timeout_ms", merchant.upstream_timeout);
     merchant.pay_to = address(s.require("pay_to"));
     const Field routes = s.require("routes");
     for (const Field& route : routes.as_list()) {

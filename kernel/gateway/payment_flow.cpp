@@ -176,9 +176,8 @@ asio::awaitable<http::OutgoingResponse> PaidRequest::run() {
   }
 
   // 6. The merchant's upstream.
-  auto outcome =
-      co_await forward_to_upstream(*ctx_.merchant, ctx_.request, ctx_.path_below_merchant,
-                                   ctx_.peer, ctx_.request_id, ProxyTimeouts{});
+  auto outcome = co_await forward_to_upstream(*ctx_.merchant, ctx_.request,
+                                              ctx_.path_below_merchant, ctx_.peer, ctx_.request_id);
   int upstream_status = 0;
   http::OutgoingResponse response;
   if (auto* upstream = std::get_if<http::Response>(&outcome)) {
@@ -266,9 +265,8 @@ asio::awaitable<http::OutgoingResponse> PaidRequest::serve_redeemed() {
   // Paid and settled (the reconciler confirmed it) but never served: serve it now.
   ctx_.log["payment_id"] = redeemed_->id;
   ctx_.log["redeemed"] = true;
-  auto outcome =
-      co_await forward_to_upstream(*ctx_.merchant, ctx_.request, ctx_.path_below_merchant,
-                                   ctx_.peer, ctx_.request_id, ProxyTimeouts{});
+  auto outcome = co_await forward_to_upstream(*ctx_.merchant, ctx_.request,
+                                              ctx_.path_below_merchant, ctx_.peer, ctx_.request_id);
   http::OutgoingResponse response =
       std::holds_alternative<http::Response>(outcome)
           ? relay_response(std::move(std::get<http::Response>(outcome)),

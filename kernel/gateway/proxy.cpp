@@ -33,8 +33,7 @@ boost::asio::awaitable<http::Outcome> forward_to_upstream(const MerchantConfig& 
                                                           http::IncomingRequest& request,
                                                           std::string_view path_below_merchant,
                                                           const http::PeerInfo& peer,
-                                                          const std::string& request_id,
-                                                          ProxyTimeouts timeouts) {
+                                                          const std::string& request_id) {
   http::Request out{request.method(),
                     std::string(merchant.upstream.base_path) + std::string(path_below_merchant),
                     11};
@@ -59,8 +58,9 @@ boost::asio::awaitable<http::Outcome> forward_to_upstream(const MerchantConfig& 
   out.keep_alive(true);
 
   auto* worker = http::current_worker();
-  co_return co_await worker->client->send(merchant.upstream, std::move(out),
-                                          http::Timeouts{timeouts.connect, timeouts.total});
+  co_return co_await worker->client->send(
+      merchant.upstream, std::move(out),
+      http::Timeouts{merchant.upstream_connect_timeout, merchant.upstream_timeout});
 }
 
 http::OutgoingResponse relay_response(http::Response&& upstream, bool head_request) {

@@ -11,19 +11,13 @@
 
 namespace x402 {
 
-struct ProxyTimeouts {
-  std::chrono::milliseconds connect{2000};
-  std::chrono::milliseconds total{30000};
-};
-
 // Sends `request` to the merchant's upstream at base_path + `path_below_merchant` (which carries
-// the query string). The request is consumed.
+// the query string), within the merchant's upstream timeouts. The request is consumed.
 boost::asio::awaitable<http::Outcome> forward_to_upstream(const MerchantConfig& merchant,
                                                           http::IncomingRequest& request,
                                                           std::string_view path_below_merchant,
                                                           const http::PeerInfo& peer,
-                                                          const std::string& request_id,
-                                                          ProxyTimeouts timeouts);
+                                                          const std::string& request_id);
 
 // Turns the upstream's answer into ours: hop-by-hop headers dropped, Content-Length recomputed
 // (except for HEAD, whose Content-Length describes the body a GET would get).

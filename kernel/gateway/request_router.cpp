@@ -30,7 +30,7 @@ http::OutgoingResponse cors_preflight() {
 
 asio::awaitable<http::OutgoingResponse> proxy_free(RequestContext& ctx) {
   auto outcome = co_await forward_to_upstream(*ctx.merchant, ctx.request, ctx.path_below_merchant,
-                                              ctx.peer, ctx.request_id, ProxyTimeouts{});
+                                              ctx.peer, ctx.request_id);
   if (auto* upstream = std::get_if<http::Response>(&outcome)) {
     ctx.log["upstream_status"] = upstream->result_int();
     co_return relay_response(std::move(*upstream), ctx.request.method() == bhttp::verb::head);

@@ -170,6 +170,24 @@ TEST_F(PaidFlowTest, FreeRouteIsAPlainReverseProxy) {
   EXPECT_EQ(facilitator.verify_calls.load(), 0);
 }
 
+TEST(UpstreamTimeoutTest, SlowUpstreamIsA504AndThePaymentIsNotSettled) {
+  FakeFacilitator facilitator;
+  DelayedUpstream slow(std::chrono::seconds(10));
+  ConfigOptions options;
+  options.facilitators = {{"primary", facilitator.url()}};
+  options.upstream_port = slow.port();
+  options.upstream_timeout_ms = 300;
+  GatewayHarness gateway(gateway_yaml(options));
+
+  auto offer = gateway.get("/acme/api/signal");
+  auto res = gateway.get("/acme/api/signal", {{"PAYMENT-SIGNATURE", pay_v2(offer)}});
+  EXPECT_EQ(res.result_int(), 504);
+  EXPECT_EQ(parse_object(res.body()).at("code").as_string(), "upstream_timeout");
+  EXPECT_EQ(facilitator.settle_calls.load(), 0);
+  EXPECT_EQ(gateway.store().count_payments().value(), 0);  // released: nothing was charged
+  slow.release();
+}
+
 TEST_F(PaidFlowTest, HeadOnAFreeRouteKeepsTheUpstreamsContentLength) {
   start();
   auto got = gateway->get("/acme/public/x");

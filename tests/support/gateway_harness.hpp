@@ -176,6 +176,7 @@ struct ConfigOptions {
   unsigned breaker_threshold = 2;
   unsigned breaker_open_ms = 60000;
   std::string routing_strategy = "priority";
+  unsigned upstream_timeout_ms = 0;  // 0: the default
 };
 
 inline std::string gateway_yaml(const ConfigOptions& o) {
@@ -197,7 +198,11 @@ inline std::string gateway_yaml(const ConfigOptions& o) {
   y += "assets:\n  - symbol: USDC\n    network: base-sepolia\n    address: \"" +
        std::string(kUsdc) + "\"\n    decimals: 6\n    eip712: { name: USDC, version: \"2\" }\n";
   y += "merchants:\n  - id: acme\n    upstream: \"http://127.0.0.1:" +
-       std::to_string(o.upstream_port) + "\"\n    pay_to: \"" + kPayTo + "\"\n    routes:\n";
+       std::to_string(o.upstream_port) + "\"\n    pay_to: \"" + kPayTo + "\"\n";
+  if (o.upstream_timeout_ms) {
+    y += "    upstream_timeout_ms: " + std::to_string(o.upstream_timeout_ms) + "\n";
+  }
+  y += "    routes:\n";
   y += "      - path: /api/signal\n        price: \"0.01\"\n        settle: " + o.settle +
        "\n        description: Trading signal\n        mime_type: application/json\n";
   y += "      - path: /public/**\n        free: true\n";
