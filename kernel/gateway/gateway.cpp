@@ -217,7 +217,7 @@ Status Gateway::apply(std::shared_ptr<const Config> config) {
                                {"facilitators", config->facilitators.size()},
                                {"merchants", config->merchants.size()}});
   if (control_context_) {
-    asio::co_spawn(control_, refresh_supported(snapshot), asio::detached);
+    asio::co_spawn(control_, refresh_supported(snapshot, false), asio::detached);
   }
   return Ok{};
 }
@@ -293,12 +293,16 @@ void Gateway::start_background_loops() {
   watch_signals_and_file();
 }
 
-asio::awaitable<void> Gateway::refresh_supported(std::shared_ptr<const Snapshot> snapshot) {
+asio::awaitable<void> Gateway::refresh_supported(std::shared_ptr<const Snapshot> snapshot,
+                                                 bool only_unknown) {
   for (const auto& member : snapshot->chain->members()) {
+    if (only_unknown && (member.facilitator->supported_kinds() || member.breaker->is_open())) {
+      continue;
+    }
     auto answer = co_await member.facilitator->supported(member.facilitator->attempt_timeout());
     if (answer.outcome == X402_FAC_ANSWERED) {
       member.facilitator->set_supported_kinds(parse_supported_kinds(answer.body));
-    } else {
+    } else if (!only_unknown) {
       log::warn("facilitator /supported unavailable; it stays eligible for every payment",
                 {{"facilitator", member.facilitator->name()}, {"error", answer.error}});
     }
@@ -330,15 +334,9 @@ asio::awaitable<void> Gateway::probe_loop() {
     // YAML priority to those whose support is known).
     ++ticks;
     if (ticks % (4 * 300) == 0) {
-      co_await refresh_supported(snapshot);
+      co_await refresh_supported(snapshot, false);
     } else if (ticks % (4 * 5) == 0) {
-      for (const auto& member : snapshot->chain->members()) {
-        if (member.facilitator->supported_kinds() || member.breaker->is_open()) continue;
-        auto answer = co_await member.facilitator->supported(member.facilitator->attempt_timeout());
-        if (answer.outcome == X402_FAC_ANSWERED) {
-          member.facilitator->set_supported_kinds(parse_supported_kinds(answer.body));
-        }
-      }
+      co_await refresh_supported(snapshot, true);
     }
   }
 }

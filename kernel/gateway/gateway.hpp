@@ -73,7 +73,9 @@ class Gateway {
   boost::asio::awaitable<http::OutgoingResponse> handle(http::IncomingRequest& request,
                                                         const http::PeerInfo& peer);
   void start_background_loops();
-  boost::asio::awaitable<void> refresh_supported(std::shared_ptr<const Snapshot> snapshot);
+  // Fetches /supported for every facilitator, or only for those whose support is still unknown.
+  boost::asio::awaitable<void> refresh_supported(std::shared_ptr<const Snapshot> snapshot,
+                                                 bool only_unknown);
   boost::asio::awaitable<void> probe_loop();
   boost::asio::awaitable<void> reconcile_loop();
   boost::asio::awaitable<void> reconcile_once();

@@ -88,6 +88,7 @@ class PaidRequest {
   asio::awaitable<std::optional<http::OutgoingResponse>> answer_existing(
       const PaymentRecord& existing);
   asio::awaitable<http::OutgoingResponse> serve_redeemed();
+  http::OutgoingResponse replay_refused();
   UsageRecord usage_record(int upstream_status) const;
   asio::awaitable<void> release();
   asio::awaitable<SettleResult> settle(const VerifyResult& verified);
@@ -256,9 +257,13 @@ asio::awaitable<std::optional<http::OutgoingResponse>> PaidRequest::answer_exist
       co_return std::nullopt;
     }
   }
+  co_return replay_refused();
+}
+
+http::OutgoingResponse PaidRequest::replay_refused() {
   ctx_.services.metrics.counter_add("x402_payment_replays_total", "merchant=" + ctx_.merchant->id);
-  co_return refuse(make_error("payment_already_used", "payload.authorization.nonce",
-                              "this payment authorization was already used; sign a new payment"));
+  return refuse(make_error("payment_already_used", "payload.authorization.nonce",
+                           "this payment authorization was already used; sign a new payment"));
 }
 
 asio::awaitable<http::OutgoingResponse> PaidRequest::serve_redeemed() {
@@ -327,11 +332,7 @@ asio::awaitable<std::optional<http::OutgoingResponse>> PaidRequest::claim() {
     auto existing = co_await run_blocking(ctx_.services.store_pool,
                                           [&] { return store_.find_payment_by_key(record_.key); });
     if (existing && existing->has_value()) co_return co_await answer_existing(**existing);
-    ctx_.services.metrics.counter_add("x402_payment_replays_total",
-                                      "merchant=" + ctx_.merchant->id);
-    co_return refuse(make_error("payment_already_used", "payload.authorization.nonce",
-                                "this payment authorization was already presented; sign a new "
-                                "payment"));
+    co_return replay_refused();
   }
 
   // The database's UNIQUE key is the truth, across restarts and (later) across nodes.
