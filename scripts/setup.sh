@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libyaml-cpp-dev libssl-dev libsqlite3-dev
+  libyaml-cpp-dev libssl-dev libsqlite3-dev libsecp256k1-dev libluajit-5.1-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
 )

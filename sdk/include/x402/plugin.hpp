@@ -95,6 +95,23 @@ struct HttpResponse {
   }
 };
 
+// An owning copy of x402_queue_job.
+struct QueueJob {
+  std::string id;
+  std::string lane;
+  std::string state;
+  std::string data;
+  uint64_t created_unix_ms = 0;
+  uint64_t updated_unix_ms = 0;
+
+  static QueueJob copy_of(const x402_queue_job& j) {
+    return {std::string(view(j.id)),   std::string(view(j.lane)), std::string(view(j.state)),
+            std::string(view(j.data)), j.created_unix_ms,         j.updated_unix_ms};
+  }
+};
+
+using QueueDone = std::function<void(bool ok, std::vector<QueueJob> jobs, std::string error)>;
+
 // ---------------------------------------------------------------------------------------------
 // 2. Host services
 // ---------------------------------------------------------------------------------------------
@@ -206,7 +223,50 @@ class Host {
     api_->cache_set(api_->host, str(key), str(value), ttl_ms, &Host::on_cache_set, handler);
   }
 
+  // ---- ABI minor 1: the durable job queue and operator events ----
+
+  // False when the host predates them (an x402d older than this SDK).
+  bool has_queue() const { return X402_HAS_FIELD(api_, x402_host_api, emit_event); }
+
+  // `done(ok, jobs, error)`: jobs are owning copies.
+  void queue_put(std::string_view id, std::string_view lane, std::string_view state,
+                 std::string_view data, QueueDone done) const {
+    api_->queue_put(api_->host, str(id), str(lane), str(state), str(data), &Host::on_queue,
+                    new QueueDone(std::move(done)));
+  }
+  void queue_update(std::string_view id, std::string_view expected_state,
+                    std::string_view new_state, std::string_view lane, std::string_view data,
+                    QueueDone done) const {
+    api_->queue_update(api_->host, str(id), str(expected_state), str(new_state), str(lane),
+                       str(data), &Host::on_queue, new QueueDone(std::move(done)));
+  }
+  void queue_claim(std::string_view from_state, std::string_view to_state, uint32_t limit,
+                   QueueDone done) const {
+    api_->queue_claim(api_->host, str(from_state), str(to_state), limit, &Host::on_queue,
+                      new QueueDone(std::move(done)));
+  }
+  void queue_list(std::string_view id, std::string_view state, uint32_t limit,
+                  QueueDone done) const {
+    api_->queue_list(api_->host, str(id), str(state), limit, &Host::on_queue,
+                     new QueueDone(std::move(done)));
+  }
+  void emit_event(std::string_view type, std::string_view json) const {
+    if (has_queue()) api_->emit_event(api_->host, str(type), str(json));
+  }
+
  private:
+  static void on_queue(void* user, int ok, const x402_queue_job* jobs, size_t count,
+                       x402_str error) {
+    std::unique_ptr<QueueDone> handler(static_cast<QueueDone*>(user));
+    try {
+      std::vector<QueueJob> out;
+      out.reserve(count);
+      for (size_t i = 0; i < count; ++i) out.push_back(QueueJob::copy_of(jobs[i]));
+      if (*handler) (*handler)(ok != 0, std::move(out), std::string(view(error)));
+    } catch (...) {
+    }
+  }
+
   // The trampolines own the handler and never let an exception reach the host.
   static void on_http(void* user, const x402_http_response* response) {
     std::unique_ptr<std::function<void(const HttpResponse&)>> handler(
@@ -290,12 +350,34 @@ struct FacilitatorResult {
 
 using FacilitatorDone = std::function<void(const FacilitatorResult&)>;
 
+enum class SettleWait { confirmed, broadcast };
+
+struct SettleOptions {
+  SettleWait wait = SettleWait::confirmed;
+  std::string_view payment_id;  // the host's payment id; valid during the call
+
+  static SettleOptions copy_of(const x402_settle_options* o) {
+    SettleOptions out;
+    if (!o) return out;
+    if (X402_HAS_FIELD(o, x402_settle_options, wait) && o->wait == X402_SETTLE_BROADCAST)
+      out.wait = SettleWait::broadcast;
+    if (X402_HAS_FIELD(o, x402_settle_options, payment_id)) out.payment_id = view(o->payment_id);
+    return out;
+  }
+};
+
 class Facilitator {
  public:
   virtual ~Facilitator() = default;
   virtual void supported(FacilitatorDone done) = 0;
   virtual void verify(std::string_view request_json, FacilitatorDone done) = 0;
   virtual void settle(std::string_view request_json, FacilitatorDone done) = 0;
+  // Settle with the route's options (ABI minor 1). By default the options are ignored: a remote
+  // facilitator answers once it has settled, which is what `confirmed` asks for.
+  virtual void settle_with_options(std::string_view request_json, const SettleOptions& /*options*/,
+                                   FacilitatorDone done) {
+    settle(request_json, std::move(done));
+  }
   // Active probe for the circuit breaker; by default a /supported call.
   virtual void health(FacilitatorDone done) { supported(std::move(done)); }
 };
@@ -481,6 +563,19 @@ struct FacilitatorAdapter {
     }
     guarded(done, [&] { static_cast<T*>(self)->health(done); });
   }
+  static void settle_with_options(void* self, x402_str request, const x402_settle_options* options,
+                                  x402_facilitator_callback cb, void* user) noexcept {
+    FacilitatorDone done;
+    try {
+      done = FacilitatorCompletion::handler(cb, user);
+    } catch (...) {
+      return;
+    }
+    guarded(done, [&] {
+      static_cast<T*>(self)->settle_with_options(view(request), SettleOptions::copy_of(options),
+                                                 done);
+    });
+  }
 
   static constexpr x402_facilitator_vtable vtable{sizeof(x402_facilitator_vtable),
                                                   &create<T>,
@@ -488,7 +583,8 @@ struct FacilitatorAdapter {
                                                   &supported,
                                                   &verify,
                                                   &settle,
-                                                  &health};
+                                                  &health,
+                                                  &settle_with_options};
 };
 
 template <class T>

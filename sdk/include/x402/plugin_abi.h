@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 #define X402_ABI_MAJOR 1
-#define X402_ABI_MINOR 0
+#define X402_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define X402_EXPORT __attribute__((visibility("default")))
@@ -97,6 +97,23 @@ typedef void (*x402_timer_callback)(void* user);
 typedef void (*x402_cache_get_callback)(void* user, int found, x402_str value, x402_str error);
 typedef void (*x402_cache_set_callback)(void* user, int ok, x402_str error);
 
+/* Minor 1: a durable job queue kept in the host's store (SQLite, PostgreSQL), namespaced per
+ * plugin instance. The self-hosted facilitator keeps its settlement queue here so that jobs
+ * survive a crash and, with a shared database, are processed once across gateway nodes.
+ * `state` and `data` (JSON) belong to the plugin; the host only stores and moves them. */
+typedef struct x402_queue_job {
+  x402_str id;    /* unique within the instance */
+  x402_str lane;  /* partition, e.g. the relayer address; may be empty */
+  x402_str state; /* plugin-defined, e.g. "pending" */
+  x402_str data;  /* plugin-owned JSON */
+  uint64_t created_unix_ms;
+  uint64_t updated_unix_ms;
+} x402_queue_job;
+
+/* ok = 0 on a store failure (error says why; nothing changed). Jobs are valid during the call. */
+typedef void (*x402_queue_callback)(void* user, int ok, const x402_queue_job* jobs, size_t count,
+                                    x402_str error);
+
 typedef struct x402_host_api {
   uint32_t struct_size;
   uint32_t abi_minor; /* the host's minor version */
@@ -123,6 +140,28 @@ typedef struct x402_host_api {
   void (*cache_get)(void* host, x402_str key, x402_cache_get_callback callback, void* user);
   void (*cache_set)(void* host, x402_str key, x402_str value, uint32_t ttl_ms,
                     x402_cache_set_callback callback, void* user);
+
+  /* ---- minor 1 ---- */
+
+  /* Inserts job `id` in `state` unless it exists. Calls back with the stored job (count 1):
+   * the new one, or the existing one untouched. */
+  void (*queue_put)(void* host, x402_str id, x402_str lane, x402_str state, x402_str data,
+                    x402_queue_callback callback, void* user);
+  /* Compare-and-set: when job `id` is in `expected_state`, sets state, lane and data. Calls back
+   * with the updated job (count 1), or count 0 when the job is missing or in another state. */
+  void (*queue_update)(void* host, x402_str id, x402_str expected_state, x402_str new_state,
+                       x402_str lane, x402_str data, x402_queue_callback callback, void* user);
+  /* Atomically moves up to `limit` jobs in `from_state`, oldest first, to `to_state` and calls
+   * back with them (as moved). Two concurrent claims never return the same job. */
+  void (*queue_claim)(void* host, x402_str from_state, x402_str to_state, uint32_t limit,
+                      x402_queue_callback callback, void* user);
+  /* Up to `limit` jobs in `state` (all states when empty), oldest first; `id` non-empty selects
+   * that one job. */
+  void (*queue_list)(void* host, x402_str id, x402_str state, uint32_t limit,
+                     x402_queue_callback callback, void* user);
+  /* An event for the operator: written to the store's event outbox (delivered to webhook sinks)
+   * and to the log. type e.g. "settlement.completed"; json is the event payload. */
+  void (*emit_event)(void* host, x402_str type, x402_str json);
 } x402_host_api;
 
 /* Instance creation gets its config as JSON (the host converts the plugin's YAML block). On
@@ -158,6 +197,19 @@ typedef struct x402_facilitator_result {
 
 typedef void (*x402_facilitator_callback)(void* user, const x402_facilitator_result* result);
 
+/* Minor 1. When settle may answer: once the transaction is confirmed on chain, or as soon as it
+ * has been broadcast (the facilitator confirms in the background and emits an event). */
+typedef enum x402_settle_wait {
+  X402_SETTLE_CONFIRMED = 0,
+  X402_SETTLE_BROADCAST = 1,
+} x402_settle_wait;
+
+typedef struct x402_settle_options {
+  uint32_t struct_size;
+  x402_settle_wait wait;
+  x402_str payment_id; /* the host's payment id, for the facilitator's records and events */
+} x402_settle_options;
+
 typedef struct x402_facilitator_vtable {
   uint32_t struct_size;
   void* (*create)(const x402_host_api* host, x402_str instance_name, x402_str config_json,
@@ -173,6 +225,13 @@ typedef struct x402_facilitator_vtable {
                  void* user);
   /* Active probe for the circuit breaker. ANSWERED = healthy. May be NULL. */
   void (*health)(void* instance, x402_facilitator_callback callback, void* user);
+
+  /* ---- minor 1 (read only when struct_size covers it; may be NULL) ---- */
+
+  /* settle with the route's options. A facilitator without it gets plain settle(). */
+  void (*settle_with_options)(void* instance, x402_str request_json,
+                              const struct x402_settle_options* options,
+                              x402_facilitator_callback callback, void* user);
 } x402_facilitator_vtable;
 
 /* ---------------------------------------------------------------------------------------------
