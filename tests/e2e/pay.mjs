@@ -7,7 +7,10 @@
 // sentPayment is the payment header the client put on the retry, decoded by its own decoder;
 // paymentRequired is set when the paid retry was answered 402 again (the refusal, as read).
 // Exits 0 only for a 200 carrying a settlement header; otherwise prints why and exits non-zero.
+// Imported as a module it runs nothing and exports payV2(url, account) / payV1(url, account),
+// which resolve to {status, body, paymentResponse, paymentRequired, sentPayment, requests}.
 import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
 import { createWalletClient, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { baseSepolia } from "viem/chains";
@@ -57,7 +60,7 @@ function recordingFetch(headerName) {
   return { inner, seen };
 }
 
-async function payV2(url, account) {
+export async function payV2(url, account) {
   const { wrapFetchWithPayment, x402Client, x402HTTPClient, decodePaymentResponseHeader } =
     await import("@x402/fetch");
   const { ExactEvmScheme } = await import("@x402/evm/exact/client");
@@ -87,7 +90,7 @@ async function payV2(url, account) {
   };
 }
 
-async function payV1(url, account) {
+export async function payV1(url, account) {
   const { wrapFetchWithPayment, decodeXPaymentResponse } = await import("x402-fetch");
   const { exact } = await import("x402/schemes");
   // As x402-fetch's README does it: a viem wallet client on Base Sepolia (v1 name base-sepolia).
@@ -139,4 +142,7 @@ async function main() {
   if (paymentResponse.success !== true) fail("settlement header says success is not true", 1);
 }
 
-main().catch((e) => fail(e.stack ?? String(e)));
+// Also imported by the e2e suite (tests/e2e/lib) for payV2/payV1; only the CLI runs main().
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e) => fail(e.stack ?? String(e)));
+}

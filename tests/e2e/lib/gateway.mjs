@@ -1,0 +1,91 @@
+// x402d for the e2e suite: a generated config (see docs/configuration.md) and the real binary from
+// the build tree (X402_BUILD_DIR, default <repo>/build; plugins in <build>/plugins).
+import fs from "node:fs";
+import path from "node:path";
+import { BUILD_DIR, startProcess } from "./processes.mjs";
+
+export const X402D = path.join(BUILD_DIR, "x402d");
+
+// A facilitator entry for a standard HTTP facilitator (the reference one, a test double, ...).
+export function httpFacilitator(name, url, { attemptTimeoutMs } = {}) {
+  return {
+    name,
+    plugin: "facilitator-http",
+    ...(attemptTimeoutMs ? { attempt_timeout_ms: attemptTimeoutMs } : {}),
+    config: { preset: "generic", url },
+  };
+}
+
+// The config as an object. facilitators: a list of config entries in priority order (use
+// httpFacilitator() or write any plugin's entry by hand). Routes default to one paid GET route,
+// /weather at "0.01" USDC, under merchant "shop" paying devnet's merchant account.
+export function gatewayConfig({
+  devnet, facilitators, upstream, routes, merchantId = "shop", payTo, failover, plugins, extra = {},
+}) {
+  if (!facilitators?.length) throw new Error("gatewayConfig needs at least one facilitator");
+  return {
+    server: { listen: "127.0.0.1:0", workers: 1 },
+    storage: { backend: "sqlite", path: ":memory:" },
+    ...(plugins ? { plugins } : {}),
+    ...(failover ? { failover } : {}),
+    facilitators,
+    assets: [{
+      symbol: "USDC",
+      network: devnet.v1Network,
+      address: devnet.token.address,
+      decimals: devnet.token.decimals,
+      eip712: { name: devnet.token.name, version: devnet.token.version },
+    }],
+    merchants: [{
+      id: merchantId,
+      upstream,
+      pay_to: payTo ?? devnet.accounts.merchant.address,
+      routes: routes ?? [{ path: "/weather", methods: ["GET"], price: "0.01", description: "e2e weather" }],
+    }],
+    ...extra,
+  };
+}
+
+// Writes the config to <dir>/<name>.yaml (JSON is YAML) and starts x402d on a free port.
+// Resolves to {url, port, configFile, logFile, child, stop()} once x402d says it listens.
+export async function startX402d({ name = "x402d", dir, config }) {
+  if (!fs.existsSync(X402D)) {
+    throw new Error(`${X402D} not found: build it (ninja -C ${BUILD_DIR} x402d facilitator-http ` +
+      "routing-priority) or set X402_BUILD_DIR");
+  }
+  const configFile = path.join(dir, `${name}.yaml`);
+  fs.writeFileSync(configFile, JSON.stringify(config, null, 2) + "\n");
+  const started = await startProcess({
+    name,
+    command: X402D,
+    args: ["--config", configFile, "--no-watch"],
+    logFile: path.join(dir, `${name}.log`),
+    ready: /"msg":"x402d listening".*?"port":(\d+)/,
+  });
+  const port = Number(started.match[1]);
+  return { ...started, port, url: `http://127.0.0.1:${port}`, configFile };
+}
+
+// x402d's access log (one JSON line per request, msg "request"), parsed; each entry carries
+// facilitator_attempts [{facilitator, operation, outcome, ...}] when facilitators were asked.
+export function requestLog(gw) {
+  return fs.readFileSync(gw.logFile, "utf8").split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => { try { return JSON.parse(l); } catch { return null; } })
+    .filter((e) => e && e.msg === "request");
+}
+
+// The access-log entry of the last request paid by `payer`. The line may be written just after
+// the response went out, so wait for it a little.
+export async function paidRequestEntry(gw, payer, { timeoutMs = 5000 } = {}) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const entry = requestLog(gw).filter((e) => e.payer?.toLowerCase() === payer.toLowerCase()).at(-1);
+    if (entry || Date.now() > until) return entry;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+// [[facilitator, operation, outcome], ...] of an access-log entry, for compact assertions.
+export const attemptsOf = (entry) =>
+  (entry?.facilitator_attempts ?? []).map((a) => [a.facilitator, a.operation, a.outcome]);
