@@ -103,9 +103,10 @@ function linkLibraries(code, linkReferences, addresses) {
 // A busy port makes anvil exit at once; that rejects with anvil's own message.
 // With logFile, anvil writes straight to that file (so it can outlive us: --background) and the
 // file is watched for the "Listening on" line; otherwise its output comes through a pipe.
-export function startAnvil({ port = 0, host = "127.0.0.1", logFile = null, detached = false } = {}) {
+// extraArgs go to anvil as they are (e.g. ["--block-time", "2"] for Base-like blocks).
+export function startAnvil({ port = 0, host = "127.0.0.1", logFile = null, detached = false, extraArgs = [] } = {}) {
   const args = ["--host", host, "--port", String(port), "--chain-id", String(CHAIN_ID),
-    "--accounts", String(ACCOUNT_COUNT), "--mnemonic", ANVIL_MNEMONIC];
+    "--accounts", String(ACCOUNT_COUNT), "--mnemonic", ANVIL_MNEMONIC, ...extraArgs];
   let logFd = null;
   let logStart = 0;
   if (logFile) {
@@ -219,8 +220,8 @@ export async function deployToken(rpcUrl) {
 }
 
 // anvil + token. stop() kills anvil (and is safe to call twice).
-export async function startDevnet({ port = 0, host = "127.0.0.1", logFile = null } = {}) {
-  const anvil = await startAnvil({ port, host, logFile });
+export async function startDevnet({ port = 0, host = "127.0.0.1", logFile = null, extraArgs = [] } = {}) {
+  const anvil = await startAnvil({ port, host, logFile, extraArgs });
   try {
     const info = await deployToken(anvil.rpcUrl);
     return { info, child: anvil.child, stop: () => stopChild(anvil.child) };
