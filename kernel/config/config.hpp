@@ -84,6 +84,11 @@ struct AssetConfig {
 
 enum class SettleTiming { After, Before };
 
+// When the facilitator's settle may answer (plugin ABI 1.1 x402_settle_wait): once the transfer is
+// confirmed on chain, or as soon as it has been broadcast (faster; the facilitator confirms in the
+// background and emits an event). Facilitators without settle options always confirm.
+enum class SettleMode { Confirmed, Broadcast };
+
 // One way to pay for a route: an amount of an asset on a network.
 struct PriceOption {
   const AssetConfig* asset = nullptr;  // points into Config::assets (stable: Config is immutable)
@@ -98,9 +103,60 @@ struct RouteConfig {
   bool free = false;
   std::vector<PriceOption> accepts;  // non-empty unless free; first is the preferred one
   SettleTiming settle = SettleTiming::After;
+  SettleMode settle_mode = SettleMode::Confirmed;
   std::string description;
   std::string mime_type;
   uint32_t max_timeout_seconds = 60;
+
+  // `pricing: policy`: the merchant's active Lua policy prices each request (docs/policies.md).
+  // `accepts` still lists the assets and networks the policy may choose from.
+  bool policy_priced = false;
+  // What a policy-priced route charges when its policy fails (error, budget, no active policy):
+  // these options (`policy_fallback: static` or a price), or nothing → 503 pricing_unavailable.
+  // Never "free": a paid resource is not served for nothing because a script broke.
+  std::optional<std::vector<PriceOption>> policy_fallback;
+};
+
+// What "this period" means for req.payer.calls_this_period (UTC).
+enum class UsagePeriod { Day, Month };
+
+// The operator's bounds for a merchant's policy (`policy:` under the merchant). Unset fields keep
+// the runtime defaults (kernel/policy/limits.hpp); uploads may ask for less, never more.
+struct MerchantPolicyConfig {
+  std::optional<uint64_t> max_instructions;
+  std::optional<uint64_t> max_wall_ms;
+  std::optional<uint64_t> max_memory_bytes;
+  std::optional<std::string> max_amount;  // atomic units, decimal digits
+  UsagePeriod period = UsagePeriod::Month;
+};
+
+enum class AdminRole { Admin, Merchant };
+
+struct AdminApiKey {
+  std::string sha256_hex;  // of the key; the key itself is never kept
+  AdminRole role = AdminRole::Admin;
+  std::string merchant;  // AdminRole::Merchant: the only merchant this key reaches
+};
+
+// The admin API (policy upload and management) on its own listener.
+struct AdminApiConfig {
+  std::string listen_address = "127.0.0.1";
+  uint16_t listen_port = 8403;
+  std::vector<AdminApiKey> api_keys;
+};
+
+// HMAC-SHA256 key signing time-pass and package credentials.
+struct CredentialsConfig {
+  std::string secret;  // resolved bytes, at least 32
+};
+
+// x402d serving the standard facilitator HTTP API (PROTOCOL.md §2: POST /verify, POST /settle,
+// GET /supported) on its own listener, answered by one configured facilitator instance, so that
+// other x402 servers can use this gateway (typically its self-hosted facilitator) as theirs.
+struct FacilitatorApiConfig {
+  std::string listen_address = "127.0.0.1";
+  uint16_t listen_port = 4020;
+  std::string facilitator;  // the name of an entry under facilitators:
 };
 
 struct MerchantConfig {
@@ -111,6 +167,7 @@ struct MerchantConfig {
   std::chrono::milliseconds upstream_timeout{30000};         // the whole upstream exchange
   std::string pay_to;                // 0x + 40 hex
   std::vector<RouteConfig> routes;   // first match wins
+  MerchantPolicyConfig policy;
 };
 
 struct Config {
@@ -125,6 +182,9 @@ struct Config {
   NetworkTable networks;
   std::vector<std::unique_ptr<AssetConfig>> assets;  // unique_ptr: PriceOption points at them
   std::vector<MerchantConfig> merchants;
+  std::optional<FacilitatorApiConfig> facilitator_api;  // absent: not served
+  std::optional<AdminApiConfig> admin;                  // absent: not served
+  std::optional<CredentialsConfig> credentials;  // required when a route is policy-priced
 
   const MerchantConfig* find_merchant(std::string_view id) const;
   const AssetConfig* find_asset(std::string_view symbol, const Network& network) const;

@@ -72,7 +72,12 @@ std::string resolve_path(const fs::path& base_dir, const std::string& path) {
 }
 
 // "host:port", "[v6]:port". Port 0 asks the OS for a free port (tests).
-void parse_listen(const Field& field, ServerConfig& server) {
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+
+ListenAddress parse_listen(const Field& field) {
   const std::string value = field.as_nonempty_string();
   const std::string usage = "; expected host:port, e.g. 127.0.0.1:8402 or [::1]:8402";
   std::string host;
@@ -105,12 +110,15 @@ void parse_listen(const Field& field, ServerConfig& server) {
       std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
       std::stoul(port) <= 65535;
   if (!port_ok) field.fail("'" + port + "' is not a port (0-65535)" + usage);
-  server.listen_address = host;
-  server.listen_port = static_cast<uint16_t>(std::stoul(port));
+  return {host, static_cast<uint16_t>(std::stoul(port))};
 }
 
 void read_server(const Section& s, ServerConfig& server) {
-  if (auto f = s.get("listen")) parse_listen(*f, server);
+  if (auto f = s.get("listen")) {
+    ListenAddress listen = parse_listen(*f);
+    server.listen_address = std::move(listen.host);
+    server.listen_port = listen.port;
+  }
   server.workers = number<unsigned>(s, "workers", server.workers, 0, 256);
   if (auto f = s.get("public_url")) {
     const std::string url = f->as_nonempty_string();
@@ -300,8 +308,9 @@ PriceOption read_price(const Section& where, const Config& config) {
 }
 
 RouteConfig read_route(const Field& item, const Config& config) {
-  const Section s(item, {"path", "methods", "price", "asset", "network", "accepts", "free",
-                         "settle", "description", "mime_type", "max_timeout_seconds"});
+  const Section s(item,
+                  {"path", "methods", "price", "asset", "network", "accepts", "free", "settle",
+                   "settle_mode", "description", "mime_type", "max_timeout_seconds"});
   RouteConfig route;
   const Field path = s.require("path");
   route.path = path.as_string();
@@ -328,7 +337,7 @@ RouteConfig read_route(const Field& item, const Config& config) {
                      : "use exactly one of 'price', 'accepts' and 'free: true'");
   }
   if (route.free) {
-    for (std::string_view key : {"asset", "network", "settle"}) {
+    for (std::string_view key : {"asset", "network", "settle", "settle_mode"}) {
       if (auto f = s.get(key)) f->fail("a free route takes no payment; remove this key");
     }
   } else if (auto f = s.get("accepts")) {
@@ -360,6 +369,17 @@ RouteConfig read_route(const Field& item, const Config& config) {
     } else {
       f->fail("'" + timing + "' must be 'after' (settle once the upstream answered < 400) or " +
               "'before' (settle first, then proxy)");
+    }
+  }
+  if (auto f = s.get("settle_mode")) {
+    const std::string mode = f->as_string();
+    if (mode == "confirmed") {
+      route.settle_mode = SettleMode::Confirmed;
+    } else if (mode == "broadcast") {
+      route.settle_mode = SettleMode::Broadcast;
+    } else {
+      f->fail("'" + mode + "' must be 'confirmed' (settle answers once the transfer is on chain) " +
+              "or 'broadcast' (settle answers once it is sent; confirmation follows)");
     }
   }
   if (auto f = s.get("description")) route.description = f->as_string();
@@ -409,14 +429,43 @@ std::optional<Field> read_merchants(const Field& list, Config& config) {
   return first_paid_route;
 }
 
+FacilitatorApiConfig read_facilitator_api(const Section& s, const Config& config,
+                                          const ServerConfig& server) {
+  FacilitatorApiConfig api;
+  const Field listen_field = s.require("listen");
+  ListenAddress listen = parse_listen(listen_field);
+  api.listen_address = std::move(listen.host);
+  api.listen_port = listen.port;
+  // Port 0 (tests) cannot clash: the OS picks a free port for each.
+  if (api.listen_port != 0 && api.listen_port == server.listen_port &&
+      api.listen_address == server.listen_address) {
+    listen_field.fail("the facilitator API needs its own listener; server.listen uses " +
+                      server.listen_address + ":" + std::to_string(server.listen_port) +
+                      " already");
+  }
+  const Field name = s.require("facilitator");
+  api.facilitator = name.as_nonempty_string();
+  const bool known =
+      std::any_of(config.facilitators.begin(), config.facilitators.end(),
+                  [&](const FacilitatorConfig& f) { return f.name == api.facilitator; });
+  if (!known) {
+    std::string names;
+    for (const auto& f : config.facilitators) names += (names.empty() ? "" : ", ") + f.name;
+    name.fail("unknown facilitator '" + api.facilitator + "'; name one of those under " +
+              "facilitators: (" + (names.empty() ? "none configured" : names) + ")");
+  }
+  return api;
+}
+
 std::shared_ptr<const Config> build(const YAML::Node& document, const ErrorSink& sink,
                                     const std::string& source_path, const fs::path& base_dir) {
   const Field root_field(sink, document, "", 1);
   if (!document.IsDefined() || document.IsNull()) {
     sink.fail(1, "", "the config is empty; see docs/configuration.md for an example");
   }
-  const Section root(root_field, {"server", "storage", "cache", "plugins", "routing", "failover",
-                                  "facilitators", "networks", "assets", "merchants"});
+  const Section root(
+      root_field, {"server", "storage", "cache", "plugins", "routing", "failover", "facilitators",
+                   "networks", "assets", "merchants", "facilitator_api"});
   auto config = std::make_shared<Config>();
   config->source_path = source_path;
   config->networks = NetworkTable::builtin();
@@ -466,6 +515,10 @@ std::shared_ptr<const Config> build(const YAML::Node& document, const ErrorSink&
                   config->failover);
   }
   if (auto f = root.get("facilitators")) read_facilitators(*f, config->facilitators);
+  if (auto f = root.get("facilitator_api")) {
+    config->facilitator_api =
+        read_facilitator_api(Section(*f, {"listen", "facilitator"}), *config, config->server);
+  }
   if (auto f = root.get("networks")) read_networks(*f, config->networks);
   if (auto f = root.get("assets")) read_assets(*f, config->networks, config->assets);
   if (auto f = root.get("merchants")) {

@@ -68,13 +68,12 @@ Facilitator::Facilitator(std::unique_ptr<plugin_host::FacilitatorInstance> insta
                          uint32_t priority, std::chrono::milliseconds attempt_timeout)
     : instance_(std::move(instance)), priority_(priority), attempt_timeout_(attempt_timeout) {}
 
-asio::awaitable<FacilitatorAnswer> Facilitator::call(StartFn start, std::string body,
+asio::awaitable<FacilitatorAnswer> Facilitator::call(StartFn start,
                                                      std::chrono::milliseconds timeout) {
   auto call = std::make_shared<PendingCall>(co_await asio::this_coro::executor);
   call->owner = shared_from_this();
   call->timer.expires_after(timeout);
-  start(&instance_->vtable(), instance_->get(), body, on_plugin_result,
-        new std::shared_ptr<PendingCall>(call));
+  start(on_plugin_result, new std::shared_ptr<PendingCall>(call));
 
   {
     std::lock_guard lock(call->mu);
@@ -95,41 +94,55 @@ asio::awaitable<FacilitatorAnswer> Facilitator::call(StartFn start, std::string 
 
 asio::awaitable<FacilitatorAnswer> Facilitator::verify(std::string request_json,
                                                        std::chrono::milliseconds timeout) {
-  return call(
-      [](const x402_facilitator_vtable* vt, void* inst, const std::string& body,
-         x402_facilitator_callback cb, void* user) {
-        vt->verify(inst, {body.data(), body.size()}, cb, user);
+  // The coroutine frame keeps request_json alive for the whole call.
+  co_return co_await call(
+      [this, &request_json](x402_facilitator_callback cb, void* user) {
+        instance_->vtable().verify(instance_->get(), {request_json.data(), request_json.size()}, cb,
+                                   user);
       },
-      std::move(request_json), timeout);
+      timeout);
 }
 
 asio::awaitable<FacilitatorAnswer> Facilitator::settle(std::string request_json,
-                                                       std::chrono::milliseconds timeout) {
-  return call(
-      [](const x402_facilitator_vtable* vt, void* inst, const std::string& body,
-         x402_facilitator_callback cb, void* user) {
-        vt->settle(inst, {body.data(), body.size()}, cb, user);
+                                                       std::chrono::milliseconds timeout,
+                                                       SettleCallOptions options) {
+  co_return co_await call(
+      [this, &request_json, &options](x402_facilitator_callback cb, void* user) {
+        const x402_facilitator_vtable* vt = &instance_->vtable();
+        const x402_str body{request_json.data(), request_json.size()};
+        if (X402_HAS_FIELD(vt, x402_facilitator_vtable, settle_with_options) &&
+            vt->settle_with_options) {
+          x402_settle_options opts{};
+          opts.struct_size = sizeof(x402_settle_options);
+          opts.wait = options.wait;
+          opts.payment_id = {options.payment_id.data(), options.payment_id.size()};
+          vt->settle_with_options(instance_->get(), body, &opts, cb, user);
+        } else {
+          vt->settle(instance_->get(), body, cb, user);
+        }
       },
-      std::move(request_json), timeout);
+      timeout);
 }
 
 asio::awaitable<FacilitatorAnswer> Facilitator::supported(std::chrono::milliseconds timeout) {
-  return call([](const x402_facilitator_vtable* vt, void* inst, const std::string&,
-                 x402_facilitator_callback cb, void* user) { vt->supported(inst, cb, user); },
-              {}, timeout);
+  co_return co_await call(
+      [this](x402_facilitator_callback cb, void* user) {
+        instance_->vtable().supported(instance_->get(), cb, user);
+      },
+      timeout);
 }
 
 asio::awaitable<FacilitatorAnswer> Facilitator::probe(std::chrono::milliseconds timeout) {
-  return call(
-      [](const x402_facilitator_vtable* vt, void* inst, const std::string&,
-         x402_facilitator_callback cb, void* user) {
+  co_return co_await call(
+      [this](x402_facilitator_callback cb, void* user) {
+        const x402_facilitator_vtable* vt = &instance_->vtable();
         if (X402_HAS_FIELD(vt, x402_facilitator_vtable, health) && vt->health) {
-          vt->health(inst, cb, user);
+          vt->health(instance_->get(), cb, user);
         } else {
-          vt->supported(inst, cb, user);
+          vt->supported(instance_->get(), cb, user);
         }
       },
-      {}, timeout);
+      timeout);
 }
 
 std::vector<SupportedKind> parse_supported_kinds(const boost::json::value& body) {

@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,12 @@ struct SupportedKind {
   std::string network;  // as the facilitator wrote it: a v1 name or CAIP-2
 };
 
+// How a settle should run (plugin ABI 1.1 x402_settle_options), from the route's settle_mode.
+struct SettleCallOptions {
+  x402_settle_wait wait = X402_SETTLE_CONFIRMED;
+  std::string payment_id;  // the gateway's payment id, for the facilitator's records and events
+};
+
 class Facilitator : public std::enable_shared_from_this<Facilitator> {
  public:
   // The instance is destroyed with this object, which in-flight calls keep alive, so a plugin
@@ -46,8 +53,12 @@ class Facilitator : public std::enable_shared_from_this<Facilitator> {
 
   boost::asio::awaitable<FacilitatorAnswer> verify(std::string request_json,
                                                    std::chrono::milliseconds timeout);
+  // Uses the plugin's settle_with_options when its vtable has one (ABI >= 1.1), else settle():
+  // a 1.0 plugin cannot honour `options.wait` and always answers as it always did.
+  // No default argument: GCC 12 destroys a coroutine's defaulted by-value argument twice.
   boost::asio::awaitable<FacilitatorAnswer> settle(std::string request_json,
-                                                   std::chrono::milliseconds timeout);
+                                                   std::chrono::milliseconds timeout,
+                                                   SettleCallOptions options);
   boost::asio::awaitable<FacilitatorAnswer> supported(std::chrono::milliseconds timeout);
   // Active health probe; falls back to /supported when the plugin has no health().
   boost::asio::awaitable<FacilitatorAnswer> probe(std::chrono::milliseconds timeout);
@@ -61,10 +72,9 @@ class Facilitator : public std::enable_shared_from_this<Facilitator> {
   }
 
  private:
-  using StartFn = void (*)(const x402_facilitator_vtable*, void* instance, const std::string& body,
-                           x402_facilitator_callback, void* user);
-  boost::asio::awaitable<FacilitatorAnswer> call(StartFn start, std::string body,
-                                                 std::chrono::milliseconds timeout);
+  // Starts one plugin call; the plugin reads its arguments during the call only.
+  using StartFn = std::function<void(x402_facilitator_callback, void* user)>;
+  boost::asio::awaitable<FacilitatorAnswer> call(StartFn start, std::chrono::milliseconds timeout);
 
   std::unique_ptr<plugin_host::FacilitatorInstance> instance_;
   uint32_t priority_;

@@ -161,7 +161,8 @@ asio::awaitable<VerifyResult> FacilitatorChain::verify(const PaymentKind& kind,
 }
 
 asio::awaitable<SettleResult> FacilitatorChain::settle(const VerifyResult& verified,
-                                                       std::string request_json) {
+                                                       std::string request_json,
+                                                       SettleCallOptions options) {
   SettleResult result;
   // The verifying facilitator first, then the rest of the routing order.
   std::vector<size_t> order{verified.member};
@@ -176,7 +177,8 @@ asio::awaitable<SettleResult> FacilitatorChain::settle(const VerifyResult& verif
     for (int round = 0; round < 2; ++round) {
       Attempt attempt{member.facilitator->name(), "settle", "", "", 0, 0};
       auto started = Clock::now();
-      auto answer = co_await member.facilitator->settle(request_json, timing_.settle_timeout);
+      auto answer =
+          co_await member.facilitator->settle(request_json, timing_.settle_timeout, options);
       attempt.latency_ms = elapsed_ms(started);
       attempt.http_status = answer.http_status;
 

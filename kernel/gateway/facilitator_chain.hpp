@@ -95,9 +95,10 @@ class FacilitatorChain {
   std::vector<size_t> order_for(const PaymentKind& kind) const;
 
   boost::asio::awaitable<VerifyResult> verify(const PaymentKind& kind, std::string request_json);
-  // Starts at the facilitator that verified; moves on only after NOT_SENT.
+  // Starts at the facilitator that verified; moves on only after NOT_SENT. `options` (the route's
+  // settle mode, the payment id) go to every facilitator asked.
   boost::asio::awaitable<SettleResult> settle(const VerifyResult& verified,
-                                              std::string request_json);
+                                              std::string request_json, SettleCallOptions options);
 
   const std::vector<ChainMember>& members() const { return members_; }
 

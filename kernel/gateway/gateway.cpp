@@ -13,6 +13,7 @@
 #include <future>
 
 #include "gateway/blocking.hpp"
+#include "gateway/facilitator_api.hpp"
 #include "gateway/request_router.hpp"
 #include "gateway/responses.hpp"
 #include "observability/log.hpp"
@@ -51,10 +52,17 @@ Gateway::Gateway(GatewayOptions options) : options_(std::move(options)) {}
 
 Gateway::~Gateway() {
   stop();
+  // When start() failed, stop() had nothing to stop; plugin queue calls may still be running on
+  // the pool, and they post to the worker loops, which are destroyed before the pool.
+  if (store_pool_) store_pool_->join();
 }
 
 uint16_t Gateway::port() const {
   return server_ ? server_->port() : 0;
+}
+
+uint16_t Gateway::facilitator_api_port() const {
+  return facilitator_api_server_ ? facilitator_api_server_->port() : 0;
 }
 
 Status Gateway::start(std::shared_ptr<const Config> config) {
@@ -87,7 +95,8 @@ Status Gateway::start(std::shared_ptr<const Config> config) {
   control_client_ = std::make_unique<http::HttpClient>(control_, tls_);
   control_context_ = std::make_unique<http::WorkerContext>(
       http::WorkerContext{workers, &control_, control_client_.get()});
-  host_services_ = std::make_unique<HostServices>(contexts, *cache_, metrics_);
+  host_services_ =
+      std::make_unique<HostServices>(contexts, *cache_, metrics_, store_.get(), store_pool_.get());
 
   if (auto applied = apply(config); !applied) return applied;
 
@@ -98,6 +107,28 @@ Status Gateway::start(std::shared_ptr<const Config> config) {
   limits.header_timeout = server_config.header_timeout;
   limits.body_timeout = server_config.body_timeout;
   limits.idle_timeout = server_config.idle_timeout;
+  // Before the main listener: when this one fails, nothing serves yet and start() ends cleanly.
+  if (const auto& api = config->facilitator_api) {
+    facilitator_api_server_ = std::make_unique<http::Server>(
+        loops,
+        [this](http::IncomingRequest& req, const http::PeerInfo& peer) {
+          return handle_facilitator_api(req, peer);
+        },
+        limits);
+    if (auto listening = facilitator_api_server_->listen(api->listen_address, api->listen_port);
+        !listening) {
+      facilitator_api_server_.reset();  // nothing was started on it: safe to drop
+      Error error = listening.error();
+      error.field = "facilitator_api.listen";
+      error.message = "facilitator_api: " + error.message;
+      return error;
+    }
+    facilitator_api_listen_ = api;
+    log::info("facilitator API listening", {{"address", api->listen_address},
+                                            {"port", facilitator_api_server_->port()},
+                                            {"facilitator", api->facilitator}});
+  }
+
   server_ = std::make_unique<http::Server>(
       loops,
       [this](http::IncomingRequest& req, const http::PeerInfo& peer) { return handle(req, peer); },
@@ -208,6 +239,8 @@ Status Gateway::apply(std::shared_ptr<const Config> config) {
     metrics_.counter_add("x402_config_reloads_total", "result=rejected");
     return built.error();
   }
+  // Before the first start the listeners do not exist yet: start() opens them from this config.
+  if (server_) warn_if_facilitator_api_listener_changed(*config);
   auto snapshot = std::const_pointer_cast<Snapshot>(built.value());
   snapshot->generation = ++generation_;
   snapshot_.store(snapshot);
@@ -220,6 +253,24 @@ Status Gateway::apply(std::shared_ptr<const Config> config) {
     asio::co_spawn(control_, refresh_supported(snapshot, false), asio::detached);
   }
   return Ok{};
+}
+
+void Gateway::warn_if_facilitator_api_listener_changed(const Config& config) const {
+  // Requests on the listener follow the applied config (facilitator name, removal); only the
+  // socket itself stays as it was opened, which is simplest and never drops a connection.
+  const auto& was = facilitator_api_listen_;
+  const auto& now = config.facilitator_api;
+  const auto where = [](const std::optional<FacilitatorApiConfig>& api) {
+    return api ? api->listen_address + ":" + std::to_string(api->listen_port)
+               : std::string("not served");
+  };
+  const bool same = (!was && !now) || (was && now && was->listen_address == now->listen_address &&
+                                       was->listen_port == now->listen_port);
+  if (same) return;
+  log::warn(
+      "facilitator_api.listen changed; restart x402d to apply it. The facilitator API keeps its "
+      "current listener until then",
+      {{"listening", where(was)}, {"configured", where(now)}});
 }
 
 Status Gateway::reload() {
@@ -284,6 +335,31 @@ asio::awaitable<http::OutgoingResponse> Gateway::handle(http::IncomingRequest& r
   line["duration_us"] = elapsed;
   if (!ctx.attempts.empty()) line["facilitator_attempts"] = std::move(ctx.attempts);
   log::info("request", std::move(line));
+  co_return response;
+}
+
+asio::awaitable<http::OutgoingResponse> Gateway::handle_facilitator_api(
+    http::IncomingRequest& request, const http::PeerInfo&) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string request_id = request_id_of(request);
+  auto response = co_await serve_facilitator_api(request, snapshot_.load());
+  response.set("X-Request-Id", request_id);
+
+  const std::string_view target = request.target();
+  const auto path = target.substr(0, target.find('?'));
+  const auto status = response.result_int();
+  const bool known = path == "/verify" || path == "/settle" || path == "/supported";
+  metrics_.counter_add("x402_facilitator_api_requests_total",
+                       "endpoint=" + std::string(known ? path.substr(1) : "other") +
+                           ",status=" + std::to_string(status));
+  log::info("facilitator api request",
+            {{"request_id", request_id},
+             {"method", request.method_string()},
+             {"path", path},
+             {"status", status},
+             {"duration_us", std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::steady_clock::now() - started)
+                                 .count()}});
   co_return response;
 }
 
@@ -393,8 +469,10 @@ asio::awaitable<void> Gateway::reconcile_once() {
     boost::json::object body{{"x402Version", payment.x402_version},
                              {"paymentPayload", payload},
                              {"paymentRequirements", requirements}};
-    auto answer = co_await member->facilitator->settle(boost::json::serialize(body),
-                                                       snapshot->config->failover.settle_timeout);
+    SettleCallOptions options;
+    options.payment_id = payment.id;  // asks again as the request did: CONFIRMED
+    auto answer = co_await member->facilitator->settle(
+        boost::json::serialize(body), snapshot->config->failover.settle_timeout, options);
     if (answer.outcome != X402_FAC_ANSWERED) continue;  // still unknown; next round
     const auto* verdict = answer.body.if_object();
     if (!verdict || !verdict->contains("success") || !verdict->at("success").is_bool()) continue;
@@ -466,7 +544,16 @@ void Gateway::stop() {
   std::promise<void> drained;
   auto drained_future = drained.get_future();
   server_->drain(grace, [&drained] { drained.set_value(); });
-  drained_future.wait_for(grace + 1s);
+  std::promise<void> api_drained;
+  auto api_drained_future = api_drained.get_future();
+  if (facilitator_api_server_) {
+    facilitator_api_server_->drain(grace, [&api_drained] { api_drained.set_value(); });
+  } else {
+    api_drained.set_value();
+  }
+  const auto drain_deadline = std::chrono::steady_clock::now() + grace + 1s;
+  drained_future.wait_until(drain_deadline);
+  api_drained_future.wait_until(drain_deadline);
 
   for (auto& loop : worker_loops_) loop->stop();
   for (auto& t : worker_threads_) {

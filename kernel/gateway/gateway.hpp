@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +48,8 @@ class Gateway {
   // Opens state, builds the first snapshot, binds the listener and starts the workers.
   Status start(std::shared_ptr<const Config> config);
   uint16_t port() const;
+  // The facilitator API listener's port (config facilitator_api), 0 when it is not served.
+  uint16_t facilitator_api_port() const;
 
   // Re-reads the config file and swaps it in if, and only if, it is valid completely.
   Status reload();
@@ -72,6 +75,10 @@ class Gateway {
   Result<std::shared_ptr<const Snapshot>> build_snapshot(std::shared_ptr<const Config> config);
   boost::asio::awaitable<http::OutgoingResponse> handle(http::IncomingRequest& request,
                                                         const http::PeerInfo& peer);
+  boost::asio::awaitable<http::OutgoingResponse> handle_facilitator_api(
+      http::IncomingRequest& request, const http::PeerInfo& peer);
+  // A reload cannot open, move or close the facilitator API listener: says so in the log.
+  void warn_if_facilitator_api_listener_changed(const Config& config) const;
   void start_background_loops();
   // Fetches /supported for every facilitator, or only for those whose support is still unknown.
   boost::asio::awaitable<void> refresh_supported(std::shared_ptr<const Snapshot> snapshot,
@@ -104,6 +111,9 @@ class Gateway {
   std::unique_ptr<HostServices> host_services_;
   BreakerBoard breakers_;
   std::unique_ptr<http::Server> server_;
+  // x402d as a facilitator: opened at start from config facilitator_api, as configured then.
+  std::unique_ptr<http::Server> facilitator_api_server_;
+  std::optional<FacilitatorApiConfig> facilitator_api_listen_;
 
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::mutex apply_mutex_;

@@ -377,7 +377,12 @@ asio::awaitable<SettleResult> PaidRequest::settle(const VerifyResult& verified) 
     co_await release();
     co_return not_started;
   }
-  auto settled = co_await ctx_.snapshot->chain->settle(verified, facilitator_request());
+  SettleCallOptions options;
+  options.wait = ctx_.route->settle_mode == SettleMode::Broadcast ? X402_SETTLE_BROADCAST
+                                                                  : X402_SETTLE_CONFIRMED;
+  options.payment_id = record_.id;
+  auto settled =
+      co_await ctx_.snapshot->chain->settle(verified, facilitator_request(), std::move(options));
   record_attempts(settled.attempts);
   auto facilitator = ctx_.snapshot->chain->members()[settled.member].facilitator->name();
   record_.facilitator = facilitator;

@@ -3,7 +3,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <chrono>
 
 #include "http/client.hpp"
@@ -86,6 +89,35 @@ asio::awaitable<void> run_http(http::WorkerContext& worker, OwnedRequest req,
   callback(user, &out);
 }
 
+// The job views handed to a plugin point into `outcome`, which lives until the callback returns.
+void deliver_queue_outcome(const HostServices::QueueOutcome& outcome, x402_queue_callback callback,
+                           void* user) {
+  std::vector<x402_queue_job> jobs;
+  jobs.reserve(outcome.jobs.size());
+  for (const auto& j : outcome.jobs) {
+    jobs.push_back({str(j.id), str(j.lane), str(j.state), str(j.data),
+                    static_cast<uint64_t>(j.created_ms), static_cast<uint64_t>(j.updated_ms)});
+  }
+  callback(user, outcome.ok ? 1 : 0, jobs.data(), jobs.size(), str(outcome.error));
+}
+
+HostServices::QueueOutcome queue_outcome(Result<std::vector<QueueJob>> jobs) {
+  if (!jobs) return {false, {}, jobs.error().message};
+  return {true, std::move(jobs.value()), {}};
+}
+
+// A plugin names its event types; they become a metric label, so keep them to a safe alphabet
+// and a bounded length (an unbounded label set would be a memory leak in the metrics map).
+std::string label_value(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 64)) {
+    const bool safe =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == ':';
+    out += safe ? c : '_';
+  }
+  return out.empty() ? "unnamed" : out;
+}
+
 }  // namespace
 
 struct HostServices::Instance {
@@ -101,8 +133,15 @@ struct HostServices::Timer {
 };
 
 HostServices::HostServices(std::vector<http::WorkerContext*> workers, Cache& cache,
-                           Metrics& metrics)
-    : workers_(std::move(workers)), cache_(cache), metrics_(metrics) {}
+                           Metrics& metrics, Store* store, asio::thread_pool* blocking)
+    : workers_(std::move(workers)),
+      cache_(cache),
+      metrics_(metrics),
+      store_(store),
+      blocking_(blocking) {
+  // Events of all instances are appended one after another, so the outbox keeps emission order.
+  if (blocking_) event_strand_.emplace(asio::make_strand(blocking_->get_executor()));
+}
 
 HostServices::~HostServices() {
   std::lock_guard lock(mu_);
@@ -135,6 +174,63 @@ uint64_t HostServices::start_timer(uint32_t delay_ms, x402_timer_callback callba
     });
   });
   return id;
+}
+
+void HostServices::run_queue_call(std::function<QueueOutcome(Store&)> work,
+                                  x402_queue_callback callback, void* user) {
+  // Chosen now, on the calling thread: that is what makes "the worker that made the call" work.
+  asio::io_context& reply_on = *pick_worker().ioc;
+  if (!store_ || !blocking_) {
+    asio::post(reply_on, [callback, user] {
+      deliver_queue_outcome({false, {}, "no durable store is available in this mode"}, callback,
+                            user);
+    });
+    return;
+  }
+  asio::post(*blocking_, [store = store_, work = std::move(work), &reply_on, callback, user] {
+    auto outcome = std::make_shared<QueueOutcome>(work(*store));
+    asio::post(reply_on,
+               [outcome, callback, user] { deliver_queue_outcome(*outcome, callback, user); });
+  });
+}
+
+void HostServices::emit_event(const std::string& instance, std::string_view type,
+                              std::string_view json) {
+  metrics_.counter_add("x402_plugin_events_total",
+                       "instance=" + label_value(instance) + ",type=" + label_value(type));
+  // The outbox promises JSON to webhook sinks: a payload that is not JSON travels as a string.
+  boost::system::error_code ec;
+  boost::json::value payload = boost::json::parse(json, ec);
+  if (ec) payload = boost::json::string(json);
+
+  StoredEvent event;
+  event.type = std::string(type);
+  event.json = boost::json::serialize(payload);
+  event.source = instance;
+  auto log_line = [](const StoredEvent& e, boost::json::value payload, const std::string& error) {
+    boost::json::object fields{
+        {"type", e.type}, {"instance", e.source}, {"payload", std::move(payload)}};
+    if (!e.id.empty()) fields["event_id"] = e.id;
+    if (error.empty()) {
+      log::info("plugin event", std::move(fields));
+    } else {
+      fields["error"] = "event not stored: " + error;
+      log::error("plugin event", std::move(fields));
+    }
+  };
+  if (!store_ || !event_strand_) {
+    log_line(event, std::move(payload), "");
+    return;
+  }
+  asio::post(*event_strand_, [store = store_, event = std::move(event),
+                              payload = std::move(payload), log_line]() mutable {
+    auto stored = store->append_event(event);
+    if (stored) {
+      log_line(stored.value(), std::move(payload), "");
+    } else {
+      log_line(event, std::move(payload), stored.error().message);
+    }
+  });
 }
 
 void HostServices::cancel_timer(uint64_t id) {
@@ -233,6 +329,64 @@ const x402_host_api* HostServices::api_for(const std::string& instance_name) {
           if (callback) callback(user, done ? 1 : 0, done ? x402_str{} : str(done.error().message));
         },
         asio::detached);
+  };
+
+  // ---- minor 1: durable job queue and events. Every string is copied before the call returns.
+  api.queue_put = [](void* host, x402_str id, x402_str lane, x402_str state, x402_str data,
+                     x402_queue_callback callback, void* user) {
+    auto* self = static_cast<Instance*>(host);
+    QueueJob job{std::string(view(id)),
+                 std::string(view(lane)),
+                 std::string(view(state)),
+                 std::string(view(data)),
+                 0,
+                 0};
+    self->services->run_queue_call(
+        [instance = self->name, job = std::move(job)](Store& store) {
+          auto stored = store.queue_put(instance, job);
+          if (!stored) return QueueOutcome{false, {}, stored.error().message};
+          return QueueOutcome{true, {std::move(stored.value())}, {}};
+        },
+        callback, user);
+  };
+  api.queue_update = [](void* host, x402_str id, x402_str expected_state, x402_str new_state,
+                        x402_str lane, x402_str data, x402_queue_callback callback, void* user) {
+    auto* self = static_cast<Instance*>(host);
+    self->services->run_queue_call(
+        [instance = self->name, id = std::string(view(id)),
+         expected = std::string(view(expected_state)), next = std::string(view(new_state)),
+         lane = std::string(view(lane)), data = std::string(view(data))](Store& store) {
+          auto updated = store.queue_update(instance, id, expected, next, lane, data);
+          if (!updated) return QueueOutcome{false, {}, updated.error().message};
+          QueueOutcome outcome{true, {}, {}};
+          if (updated->has_value()) outcome.jobs.push_back(std::move(**updated));
+          return outcome;
+        },
+        callback, user);
+  };
+  api.queue_claim = [](void* host, x402_str from_state, x402_str to_state, uint32_t limit,
+                       x402_queue_callback callback, void* user) {
+    auto* self = static_cast<Instance*>(host);
+    self->services->run_queue_call(
+        [instance = self->name, from = std::string(view(from_state)),
+         to = std::string(view(to_state)), limit](Store& store) {
+          return queue_outcome(store.queue_claim(instance, from, to, limit));
+        },
+        callback, user);
+  };
+  api.queue_list = [](void* host, x402_str id, x402_str state, uint32_t limit,
+                      x402_queue_callback callback, void* user) {
+    auto* self = static_cast<Instance*>(host);
+    self->services->run_queue_call(
+        [instance = self->name, id = std::string(view(id)), state = std::string(view(state)),
+         limit](Store& store) {
+          return queue_outcome(store.queue_list(instance, id, state, limit));
+        },
+        callback, user);
+  };
+  api.emit_event = [](void* host, x402_str type, x402_str json) {
+    auto* self = static_cast<Instance*>(host);
+    self->services->emit_event(self->name, view(type), view(json));
   };
   return &api;
 }

@@ -79,6 +79,32 @@ CREATE TABLE usage_records (
 CREATE INDEX usage_records_merchant_created_idx ON usage_records (merchant_id, created_ms);
 CREATE INDEX usage_records_payment_idx ON usage_records (payment_id);
 )sql"},
+      {2, R"sql(
+-- Durable job queues of plugin instances (plugin ABI 1.1); the self-hosted facilitator keeps its
+-- settlements here. state and data belong to the plugin; the kernel only stores and moves them.
+CREATE TABLE settlement_queue (
+  instance   TEXT NOT NULL,
+  id         TEXT NOT NULL,
+  lane       TEXT NOT NULL,
+  state      TEXT NOT NULL,
+  data       TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL,
+  PRIMARY KEY (instance, id)
+);
+CREATE INDEX settlement_queue_state_created_idx ON settlement_queue (instance, state, created_ms);
+
+-- The operator event outbox that webhook sinks deliver from. seq is the delivery order, assigned
+-- inside the appending write transaction (PostgreSQL: a sequence) rather than from clocks.
+CREATE TABLE events (
+  id         TEXT PRIMARY KEY,
+  seq        BIGINT NOT NULL UNIQUE,
+  type       TEXT NOT NULL,
+  json       TEXT NOT NULL,
+  source     TEXT NOT NULL,
+  created_ms BIGINT NOT NULL
+);
+)sql"},
   };
   return all;
 }

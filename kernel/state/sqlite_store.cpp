@@ -14,6 +14,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <random>
 
 #include "state/sqlite_db.hpp"
 #include "state/sqlite_schema.hpp"
@@ -37,6 +38,10 @@ constexpr const char* kPaymentColumns =
 constexpr const char* kUsageColumns =
     "id, payment_id, request_id, merchant_id, route, payer, amount, asset, network, billing_mode, "
     "upstream_status, created_ms";
+
+constexpr const char* kJobColumns = "id, lane, state, data, created_ms, updated_ms";
+
+constexpr const char* kEventColumns = "id, seq, type, json, source, created_ms";
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -115,6 +120,56 @@ UsageRecord read_usage(const Statement& row) {
   u.upstream_status = static_cast<int>(row.column_int(10));
   u.created_ms = row.column_int(11);
   return u;
+}
+
+// Reads the columns listed in kJobColumns, in that order.
+QueueJob read_job(const Statement& row) {
+  QueueJob j;
+  j.id = row.column_text(0);
+  j.lane = row.column_text(1);
+  j.state = row.column_text(2);
+  j.data = row.column_text(3);
+  j.created_ms = row.column_int(4);
+  j.updated_ms = row.column_int(5);
+  return j;
+}
+
+Result<std::vector<QueueJob>> read_jobs(Statement& stmt) {
+  std::vector<QueueJob> out;
+  while (true) {
+    auto row = stmt.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(read_job(stmt));
+  }
+  return out;
+}
+
+// Reads the columns listed in kEventColumns, in that order.
+StoredEvent read_event(const Statement& row) {
+  StoredEvent e;
+  e.id = row.column_text(0);
+  e.seq = row.column_int(1);
+  e.type = row.column_text(2);
+  e.json = row.column_text(3);
+  e.source = row.column_text(4);
+  e.created_ms = row.column_int(5);
+  return e;
+}
+
+// 128 random bits in the 8-4-4-4-12 layout. Event ids are only unique keys (seq orders them), so
+// no UUID version semantics are needed.
+std::string uuid_like() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  uint64_t bits[2] = {rng(), rng()};
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) out += '-';
+    out += kHex[(bits[i / 16] >> ((i % 16) * 4)) & 0xf];
+  }
+  return out;
 }
 
 // Store methods are the module boundary: nothing thrown inside (bad_alloc, a failing mutex) may
@@ -265,8 +320,185 @@ class SqliteStore final : public Store {
     });
   }
 
+  Result<QueueJob> queue_put(const std::string& instance, const QueueJob& job) override {
+    return guarded([&]() -> Result<QueueJob> {
+      std::lock_guard lock(mutex_);
+      int64_t now = now_ms();
+      auto tx = WriteTransaction::begin(db());
+      if (!tx) return tx.error();
+      auto insert = Statement::prepare(
+          db(), std::string("INSERT INTO settlement_queue (instance, ") + kJobColumns +
+                    ") VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (instance, id) DO NOTHING");
+      if (!insert) return insert.error();
+      const int64_t created = job.created_ms != 0 ? job.created_ms : now;
+      auto inserted = insert->bind(1, instance)
+                          .bind(2, job.id)
+                          .bind(3, job.lane)
+                          .bind(4, job.state)
+                          .bind(5, job.data)
+                          .bind(6, created)
+                          .bind(7, job.updated_ms != 0 ? job.updated_ms : created)
+                          .run();
+      if (!inserted) return inserted.error();
+      auto stored = find_jobs_locked(instance, job.id, "", 1);
+      if (!stored) return stored.error();
+      if (stored->empty()) return make_error("store_error", "", "queued job vanished");
+      auto done = tx->commit();
+      if (!done) return done.error();
+      return std::move(stored->front());
+    });
+  }
+
+  Result<std::optional<QueueJob>> queue_update(const std::string& instance, const std::string& id,
+                                               const std::string& expected_state,
+                                               const std::string& new_state,
+                                               const std::string& lane,
+                                               const std::string& data) override {
+    return guarded([&]() -> Result<std::optional<QueueJob>> {
+      std::lock_guard lock(mutex_);
+      auto update = Statement::prepare(
+          db(), std::string("UPDATE settlement_queue SET state = ?, lane = ?, data = ?,"
+                            " updated_ms = ? WHERE instance = ? AND id = ? AND state = ?"
+                            " RETURNING ") +
+                    kJobColumns);
+      if (!update) return update.error();
+      update->bind(1, new_state)
+          .bind(2, lane)
+          .bind(3, data)
+          .bind(4, now_ms())
+          .bind(5, instance)
+          .bind(6, id)
+          .bind(7, expected_state);
+      auto jobs = read_jobs(*update);
+      if (!jobs) return jobs.error();
+      if (jobs->empty()) return std::optional<QueueJob>{};
+      return std::optional<QueueJob>(std::move(jobs->front()));
+    });
+  }
+
+  Result<std::vector<QueueJob>> queue_claim(const std::string& instance,
+                                            const std::string& from_state,
+                                            const std::string& to_state, size_t limit) override {
+    return guarded([&]() -> Result<std::vector<QueueJob>> {
+      std::lock_guard lock(mutex_);
+      // BEGIN IMMEDIATE holds the write lock from the selection to the move, so another process
+      // sharing the file cannot pick the same rows in between.
+      auto tx = WriteTransaction::begin(db());
+      if (!tx) return tx.error();
+      auto claim = Statement::prepare(
+          db(), std::string("UPDATE settlement_queue SET state = ?, updated_ms = ?"
+                            " WHERE instance = ? AND id IN (SELECT id FROM settlement_queue"
+                            " WHERE instance = ? AND state = ? ORDER BY created_ms, id LIMIT ?)"
+                            " RETURNING ") +
+                    kJobColumns);
+      if (!claim) return claim.error();
+      claim->bind(1, to_state)
+          .bind(2, now_ms())
+          .bind(3, instance)
+          .bind(4, instance)
+          .bind(5, from_state)
+          .bind(6, sql_limit(limit));
+      auto jobs = read_jobs(*claim);
+      if (!jobs) return jobs.error();
+      auto done = tx->commit();
+      if (!done) return done.error();
+      // RETURNING does not promise an order.
+      std::sort(jobs->begin(), jobs->end(), [](const QueueJob& a, const QueueJob& b) {
+        return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.id < b.id;
+      });
+      return jobs;
+    });
+  }
+
+  Result<std::vector<QueueJob>> queue_list(const std::string& instance, const std::string& id,
+                                           const std::string& state, size_t limit) override {
+    return guarded([&]() -> Result<std::vector<QueueJob>> {
+      std::lock_guard lock(mutex_);
+      return find_jobs_locked(instance, id, state, limit);
+    });
+  }
+
+  Result<StoredEvent> append_event(const StoredEvent& input) override {
+    return guarded([&]() -> Result<StoredEvent> {
+      std::lock_guard lock(mutex_);
+      StoredEvent event = input;
+      if (event.id.empty()) event.id = uuid_like();
+      if (event.created_ms == 0) event.created_ms = now_ms();
+      auto tx = WriteTransaction::begin(db());
+      if (!tx) return tx.error();
+      auto insert = Statement::prepare(
+          db(), std::string("INSERT INTO events (") + kEventColumns +
+                    ") VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events), ?, ?, ?, ?)"
+                    " RETURNING seq");
+      if (!insert) return insert.error();
+      insert->bind(1, event.id)
+          .bind(2, event.type)
+          .bind(3, event.json)
+          .bind(4, event.source)
+          .bind(5, event.created_ms);
+      auto row = insert->step();
+      if (!row) return row.error();
+      if (!*row) return make_error("store_error", "", "event insert returned no seq");
+      event.seq = insert->column_int(0);
+      // Finish the statement before COMMIT: a pending RETURNING statement keeps the write open.
+      auto finished = insert->step();
+      if (!finished) return finished.error();
+      auto done = tx->commit();
+      if (!done) return done.error();
+      return event;
+    });
+  }
+
+  Result<std::vector<StoredEvent>> list_events(
+      size_t limit, const std::optional<std::string>& after_id) override {
+    return guarded([&]() -> Result<std::vector<StoredEvent>> {
+      std::lock_guard lock(mutex_);
+      int64_t after_seq = 0;
+      if (after_id) {
+        auto cursor = Statement::prepare(db(), "SELECT seq FROM events WHERE id = ?");
+        if (!cursor) return cursor.error();
+        auto found = cursor->bind(1, *after_id).step();
+        if (!found) return found.error();
+        if (!*found) {
+          return make_error("event_not_found", "after_id", "no event with id " + *after_id);
+        }
+        after_seq = cursor->column_int(0);
+      }
+      auto stmt = Statement::prepare(db(), std::string("SELECT ") + kEventColumns +
+                                               " FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, after_seq).bind(2, sql_limit(limit));
+      std::vector<StoredEvent> out;
+      while (true) {
+        auto row = stmt->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        out.push_back(read_event(*stmt));
+      }
+      return out;
+    });
+  }
+
  private:
   sqlite3* db() { return db_.get(); }
+
+  Result<std::vector<QueueJob>> find_jobs_locked(const std::string& instance, const std::string& id,
+                                                 const std::string& state, size_t limit) {
+    std::string sql =
+        std::string("SELECT ") + kJobColumns + " FROM settlement_queue WHERE instance = ?";
+    // Filters are spelled out, not "(? = '' OR ...)": that form would hide the state index.
+    if (!id.empty()) sql += " AND id = ?";
+    if (!state.empty()) sql += " AND state = ?";
+    sql += " ORDER BY created_ms, id LIMIT ?";
+    auto stmt = Statement::prepare(db(), sql);
+    if (!stmt) return stmt.error();
+    int index = 1;
+    stmt->bind(index++, instance);
+    if (!id.empty()) stmt->bind(index++, id);
+    if (!state.empty()) stmt->bind(index++, state);
+    stmt->bind(index, sql_limit(limit));
+    return read_jobs(*stmt);
+  }
 
   Result<ClaimResult> claim_locked(const PaymentRecord& input) {
     PaymentRecord record = input;

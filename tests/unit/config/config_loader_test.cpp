@@ -515,5 +515,92 @@ TEST(ConfigErrors, ConflictingNetworkDefinition) {
   expect_error("networks:\n  - { name: base, chain_id: 1 } #<\n", "networks[0].name");
 }
 
+// ---- settle_mode (plugin ABI 1.1 settle options) ----
+
+TEST(ConfigLoader, SettleModeDefaultsToConfirmedAndReadsBroadcast) {
+  const auto config = load_ok(merchant_with_route(
+      "      - { path: /a, price: '0.01' }\n"
+      "      - { path: /b, price: '0.01', settle_mode: broadcast }\n"
+      "      - { path: /c, price: '0.01', settle_mode: confirmed, settle: before }\n"));
+  ASSERT_TRUE(config);
+  const auto& routes = config->merchants[0].routes;
+  EXPECT_EQ(routes[0].settle_mode, SettleMode::Confirmed);
+  EXPECT_EQ(routes[1].settle_mode, SettleMode::Broadcast);
+  EXPECT_EQ(routes[2].settle_mode, SettleMode::Confirmed);
+  EXPECT_EQ(routes[2].settle, SettleTiming::Before);
+}
+
+TEST(ConfigErrors, SettleModeIsStrict) {
+  const std::string msg = expect_error(
+      merchant_with_route("      - path: /a\n        price: '1'\n        settle_mode: fast #<\n"),
+      "merchants[0].routes[0].settle_mode");
+  EXPECT_NE(msg.find("'confirmed'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'broadcast'"), std::string::npos) << msg;
+  expect_error(merchant_with_route(
+                   "      - path: /a\n        price: '1'\n        settle_mode: [broadcast] #<\n"),
+               "merchants[0].routes[0].settle_mode");
+  expect_error(merchant_with_route(
+                   "      - path: /a\n        free: true\n        settle_mode: broadcast #<\n"),
+               "merchants[0].routes[0].settle_mode");
+  expect_error(merchant_with_route(
+                   "      - path: /a\n        price: '1'\n        settle_modes: broadcast #<\n"),
+               "merchants[0].routes[0].settle_modes");
+}
+
+// ---- facilitator_api (x402d as a facilitator) ----
+
+TEST(ConfigLoader, FacilitatorApiIsAbsentByDefault) {
+  const auto config = load_ok(kBase);
+  ASSERT_TRUE(config);
+  EXPECT_FALSE(config->facilitator_api.has_value());
+}
+
+TEST(ConfigLoader, FacilitatorApiReadsListenAndFacilitator) {
+  const auto config = load_ok(kBase +
+                              "facilitator_api:\n  listen: \"0.0.0.0:4020\"\n"
+                              "  facilitator: local\n");
+  ASSERT_TRUE(config);
+  ASSERT_TRUE(config->facilitator_api.has_value());
+  EXPECT_EQ(config->facilitator_api->listen_address, "0.0.0.0");
+  EXPECT_EQ(config->facilitator_api->listen_port, 4020);
+  EXPECT_EQ(config->facilitator_api->facilitator, "local");
+
+  const auto v6 = load_ok(kBase + "facilitator_api: { listen: \"[::1]:0\", facilitator: local }\n");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->facilitator_api->listen_address, "::1");
+  EXPECT_EQ(v6->facilitator_api->listen_port, 0);
+}
+
+TEST(ConfigErrors, FacilitatorApiMustNameAConfiguredFacilitator) {
+  // The section comes before facilitators: in the file; it is still checked against them.
+  const std::string msg = expect_error(
+      "facilitator_api:\n  listen: \"127.0.0.1:4020\"\n  facilitator: selfhosted #<\n" + kBase,
+      "facilitator_api.facilitator");
+  EXPECT_NE(msg.find("unknown facilitator 'selfhosted'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("local"), std::string::npos) << msg;
+}
+
+TEST(ConfigErrors, FacilitatorApiKeysAreChecked) {
+  expect_error(kBase + "facilitator_api:\n  listen: \"127.0.0.1\" #<\n  facilitator: local\n",
+               "facilitator_api.listen");
+  expect_error(kBase + "facilitator_api:\n  listen: \"::1:4020\" #<\n  facilitator: local\n",
+               "facilitator_api.listen");
+  // A missing key is reported at the section's first line.
+  expect_error(kBase + "facilitator_api:\n  facilitator: local #<\n", "facilitator_api.listen");
+  expect_error(kBase + "facilitator_api:\n  listen: \"127.0.0.1:4020\" #<\n",
+               "facilitator_api.facilitator");
+  expect_error(kBase +
+                   "facilitator_api:\n  listen: \"127.0.0.1:4020\"\n  facilitator: local\n"
+                   "  port: 1 #<\n",
+               "facilitator_api.port");
+  expect_error(kBase + "facilitator_api: local #<\n", "facilitator_api");
+}
+
+TEST(ConfigErrors, FacilitatorApiNeedsItsOwnListener) {
+  expect_error("server: { listen: \"127.0.0.1:8402\" }\n" + kBase +
+                   "facilitator_api:\n  listen: \"127.0.0.1:8402\" #<\n  facilitator: local\n",
+               "facilitator_api.listen");
+}
+
 }  // namespace
 }  // namespace x402

@@ -21,7 +21,8 @@ TEST(ExampleConfigs, QuickstartLoadsWithTheDocumentedShape) {
   // No plugin folder: x402d finds its plugins next to its own binary.
   EXPECT_TRUE(config.plugins.directories.empty());
   ASSERT_EQ(config.facilitators.size(), 1u);
-  EXPECT_EQ(config.facilitators[0].plugin, "facilitator-http");
+  // The quickstart settles on a local devnet through the self-hosted facilitator.
+  EXPECT_EQ(config.facilitators[0].plugin, "facilitator-selfhosted");
   const MerchantConfig* demo = config.find_merchant("demo");
   ASSERT_NE(demo, nullptr);
   EXPECT_EQ(demo->upstream.port, 9000);

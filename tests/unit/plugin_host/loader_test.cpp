@@ -39,9 +39,8 @@ TEST(PluginLoader, RefusesAPluginBuiltForAnotherAbiMajor) {
   ASSERT_FALSE(plugin.ok());
   EXPECT_EQ(plugin.error().code, "plugin_load");
   EXPECT_EQ(plugin.error().message,
-            "plugin " + path +
-                ": was built for plugin ABI 2.0, this x402d speaks 1.0: rebuild it against the "
-                "installed x402 SDK");
+            "plugin " + path + ": was built for plugin ABI 2.0, this x402d speaks 1." +
+                std::to_string(X402_ABI_MINOR) + ": rebuild it against the installed x402 SDK");
 }
 
 TEST(PluginLoader, RefusesASharedLibraryWithoutTheEntryPoint) {
