@@ -8,7 +8,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libyaml-cpp-dev libssl-dev libsqlite3-dev libsecp256k1-dev libluajit-5.1-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-format clang-tidy
+  clang-format clang-tidy sqlite3
 )
 # Node.js runs the official x402 clients and the JWT checker in tests; keep a newer one if present.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)

@@ -68,3 +68,43 @@ export async function transferUsdc(devnet, fromKey, to, value) {
   });
   return publicClient(devnet).waitForTransactionReceipt({ hash, pollingInterval: 50 });
 }
+
+// FiatToken's EIP-3009 event: one per authorization ever used, whoever submitted it.
+export const AUTHORIZATION_USED_EVENT = parseAbiItem(
+  "event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce)");
+
+// Every AuthorizationUsed log of the devnet token (filtered by authorizer and/or nonce), oldest first.
+export async function authorizationUsedLogs(devnet, { authorizer, nonce } = {}) {
+  const args = {};
+  if (authorizer) args.authorizer = authorizer;
+  if (nonce) args.nonce = nonce;
+  return publicClient(devnet).getLogs({
+    address: devnet.token.address, event: AUTHORIZATION_USED_EVENT, args, fromBlock: 0n, toBlock: "latest",
+  });
+}
+
+// Every mined transaction sent by one of `senders` (addresses), with its receipt status, in
+// block order: [{hash, from, nonce, blockNumber, status, maxFeePerGas}]. Scans the blocks.
+export async function minedTransactionsFrom(devnet, senders, { fromBlock = 0n } = {}) {
+  const client = publicClient(devnet);
+  const wanted = new Set(senders.map((a) => getAddress(a)));
+  const head = await client.getBlockNumber();
+  const found = [];
+  for (let n = fromBlock; n <= head; n += 1n) {
+    const block = await client.getBlock({ blockNumber: n, includeTransactions: true });
+    for (const tx of block.transactions) {
+      if (wanted.has(getAddress(tx.from))) found.push(tx);
+    }
+  }
+  const receipts = await Promise.all(found.map((tx) => client.getTransactionReceipt({ hash: tx.hash })));
+  return found.map((tx, i) => ({
+    hash: tx.hash, from: getAddress(tx.from), nonce: tx.nonce, blockNumber: tx.blockNumber,
+    status: receipts[i].status, maxFeePerGas: tx.maxFeePerGas,
+  }));
+}
+
+// A raw JSON-RPC call to the devnet node, for anvil's test methods (evm_mine, evm_setAutomine,
+// anvil_setNextBlockBaseFeePerGas, ...).
+export function rpc(devnet, method, params = []) {
+  return publicClient(devnet).request({ method, params });
+}

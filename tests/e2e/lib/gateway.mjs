@@ -2,7 +2,7 @@
 // the build tree (X402_BUILD_DIR, default <repo>/build; plugins in <build>/plugins).
 import fs from "node:fs";
 import path from "node:path";
-import { BUILD_DIR, startProcess } from "./processes.mjs";
+import { BUILD_DIR, startProcess, waitForLog } from "./processes.mjs";
 
 export const X402D = path.join(BUILD_DIR, "x402d");
 
@@ -89,3 +89,48 @@ export async function paidRequestEntry(gw, payer, { timeoutMs = 5000 } = {}) {
 // [[facilitator, operation, outcome], ...] of an access-log entry, for compact assertions.
 export const attemptsOf = (entry) =>
   (entry?.facilitator_attempts ?? []).map((a) => [a.facilitator, a.operation, a.outcome]);
+
+// A facilitator entry for x402d's own facilitator (facilitator-selfhosted, see
+// docs/selfhosted-facilitator.md) settling on the devnet from `relayerKeys`. `config` adds to or
+// overrides the plugin's config keys (batch_size, stuck_after_seconds, gas: {...}, ...).
+export function selfhostedFacilitator(devnet, relayerKeys, { name = "selfhosted", config = {} } = {}) {
+  return {
+    name,
+    plugin: "facilitator-selfhosted",
+    config: {
+      rpc_url: devnet.rpcUrl,
+      chain_id: devnet.chainId,
+      relayer_keys: relayerKeys,
+      assets: [devnet.token.address],
+      receipt_poll_ms: 50,
+      settle_wait_timeout_ms: 30000,
+      ...config,
+    },
+  };
+}
+
+// The config's facilitator_api section: x402d serves POST /verify, POST /settle, GET /supported
+// for other x402 servers, answered by facilitator `facilitator`, on its own free port.
+export const facilitatorApiSection = (facilitator, listen = "127.0.0.1:0") => ({ listen, facilitator });
+
+// The base URL of a started gateway's facilitator API (its port is in the "facilitator API
+// listening" log line).
+export async function facilitatorApiUrl(gw, { timeoutMs = 10000 } = {}) {
+  const m = await waitForLog(gw.logFile, /"msg":"facilitator API listening".*?"port":(\d+)/, { timeoutMs });
+  return `http://127.0.0.1:${m[1]}`;
+}
+
+// Starts x402d again on the very config file `gw` ran with (same storage, same keys): the restart
+// after a crash. `name` names the new log file (<dir>/<name>.log).
+export async function restartX402d(gw, { name }) {
+  const dir = path.dirname(gw.configFile);
+  const started = await startProcess({
+    name,
+    command: X402D,
+    args: ["--config", gw.configFile, "--no-watch"],
+    logFile: path.join(dir, `${name}.log`),
+    ready: /"msg":"x402d listening".*?"port":(\d+)/,
+  });
+  const port = Number(started.match[1]);
+  return { ...started, port, url: `http://127.0.0.1:${port}`, configFile: gw.configFile };
+}

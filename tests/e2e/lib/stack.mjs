@@ -14,9 +14,10 @@ import { startExpressServer, startHangingServer, startReferenceFacilitator } fro
 import { logDir, stopAll, track } from "./processes.mjs";
 import { startUpstream } from "./upstream.mjs";
 
-export async function startStack(name) {
+// anvilArgs go to anvil as they are, e.g. ["--block-time", "1"] so transactions wait for a block.
+export async function startStack(name, { anvilArgs = [] } = {}) {
   const dir = logDir(name);
-  const devnet = await startDevnet({ logFile: path.join(dir, "anvil.log") });
+  const devnet = await startDevnet({ logFile: path.join(dir, "anvil.log"), extraArgs: anvilArgs });
   track(devnet.child);
   const stoppers = [devnet.stop];
   try {
