@@ -118,6 +118,46 @@ std::string label_value(std::string_view text) {
   return out.empty() ? "unnamed" : out;
 }
 
+// A `broadcast` route answered (and recorded the payment SETTLED) as soon as the transaction was
+// sent; the facilitator confirms later. Its verdict corrects the books: a revert makes the
+// payment FAILED, a different final transaction (a fee replacement, or someone else submitting
+// the authorization first) replaces the recorded hash. Payments still in flight are left to the
+// request that owns them and to the reconciler.
+void correct_broadcast_payment(Store& store, const StoredEvent& event,
+                               const boost::json::value& payload) {
+  bool failed = event.type == "settlement.confirmation_failed";
+  if (!failed && event.type != "settlement.completed") return;
+  const auto* fields = payload.if_object();
+  const auto* id = fields ? fields->if_contains("payment_id") : nullptr;
+  if (!id || !id->is_string() || id->get_string().empty()) return;
+  auto payment = store.find_payment(std::string(id->get_string()));
+  if (!payment || !payment.value() || payment.value()->status != PaymentStatus::Settled) return;
+  const auto* tx = fields->if_contains("transaction");
+  std::string tx_hash = tx && tx->is_string() ? std::string(tx->get_string()) : "";
+  const PaymentRecord& record = *payment.value();
+  Status updated = Ok{};
+  if (failed) {
+    const auto* reason = fields->if_contains("reason");
+    updated =
+        store.update_payment(record.id, PaymentStatus::Failed, record.facilitator,
+                             tx_hash.empty() ? record.tx_hash : tx_hash,
+                             "confirmation_failed" + (reason && reason->is_string()
+                                                          ? ": " + std::string(reason->get_string())
+                                                          : std::string()));
+  } else if (!tx_hash.empty() && tx_hash != record.tx_hash) {
+    updated =
+        store.update_payment(record.id, PaymentStatus::Settled, record.facilitator, tx_hash, "");
+  }
+  if (!updated) {
+    log::error(
+        "payment not corrected after settlement event",
+        {{"payment_id", record.id}, {"event_id", event.id}, {"error", updated.error().message}});
+  } else if (failed) {
+    log::warn("broadcast settlement failed on chain; payment marked FAILED",
+              {{"payment_id", record.id}, {"transaction", tx_hash}, {"event_id", event.id}});
+  }
+}
+
 }  // namespace
 
 struct HostServices::Instance {
@@ -226,7 +266,8 @@ void HostServices::emit_event(const std::string& instance, std::string_view type
                               payload = std::move(payload), log_line]() mutable {
     auto stored = store->append_event(event);
     if (stored) {
-      log_line(stored.value(), std::move(payload), "");
+      log_line(stored.value(), payload, "");
+      correct_broadcast_payment(*store, stored.value(), payload);
     } else {
       log_line(event, std::move(payload), stored.error().message);
     }
