@@ -1,6 +1,7 @@
 #include "protocol/network.hpp"
 
 #include <algorithm>
+#include <x402/networks.hpp>
 
 namespace x402 {
 namespace {
@@ -42,25 +43,8 @@ std::string known_names(const std::vector<Network>& entries) {
 
 NetworkTable NetworkTable::builtin() {
   NetworkTable t;
-  t.entries_ = {
-      {"base", 8453},
-      {"base-sepolia", 84532},
-      {"avalanche", 43114},
-      {"avalanche-fuji", 43113},
-      {"polygon", 137},
-      {"polygon-amoy", 80002},
-      {"sei", 1329},
-      {"sei-testnet", 1328},
-      {"iotex", 4689},
-      {"peaq", 3338},
-      {"story", 1514},
-      {"educhain", 41923},
-      {"abstract", 2741},
-      {"abstract-testnet", 11124},
-      {"skale-base-sepolia", 324705682},
-      {"ethereum", 1},
-      {"sepolia", 11155111},
-  };
+  for (const auto& [name, chain_id] : sdk::kV1NetworkNames)
+    t.entries_.push_back(Network{std::string(name), chain_id});
   return t;
 }
 

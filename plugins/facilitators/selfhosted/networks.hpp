@@ -1,6 +1,5 @@
 #pragma once
-// The v1 network names (PROTOCOL.md §1) for the chain this instance serves. Plugins link only the
-// SDK, so this is a small copy of the kernel's table.
+// The v1 network name of the chain this instance serves, from the SDK's table (PROTOCOL.md §1).
 #include <cstdint>
 #include <optional>
 #include <string>
