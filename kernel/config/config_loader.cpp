@@ -1,12 +1,14 @@
 // load_config(): the gateway.yaml schema. Sections are read in dependency order (networks before
 // assets before routes) regardless of their order in the file. The first error ends loading: one
 // precise message is easier to act on than a cascade caused by the first mistake.
+#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <boost/asio/ip/address_v6.hpp>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -307,10 +309,57 @@ PriceOption read_price(const Section& where, const Config& config) {
   return option;
 }
 
+// `pricing: policy` + `policy_fallback`. The fallback is mandatory so that what happens when a
+// script breaks is a decision the operator wrote down, never a default that serves for free.
+void read_route_pricing(const Section& s, RouteConfig& route) {
+  if (auto f = s.get("pricing")) {
+    const std::string pricing = f->as_string();
+    if (pricing == "policy") {
+      route.policy_priced = true;
+    } else if (pricing != "static") {
+      f->fail("'" + pricing + "' must be 'static' (the route's price) or 'policy' (the " +
+              "merchant's Lua pricing policy)");
+    }
+    if (route.free && route.policy_priced) {
+      f->fail("a free route takes no payment; remove 'pricing' or 'free: true'");
+    }
+  }
+  const std::optional<Field> fallback = s.get("policy_fallback");
+  if (!route.policy_priced) {
+    if (fallback) fallback->fail("only a route with 'pricing: policy' has a policy fallback");
+    return;
+  }
+  if (!fallback) {
+    s.fail("'policy_fallback' is required with 'pricing: policy': write 'static' (charge the " +
+           std::string("route's price when the policy fails), a price such as \"0.05\", or 503"));
+  }
+  const std::string value = fallback->as_nonempty_string();
+  if (value == "503") return;  // nullopt: answer 503 pricing_unavailable
+  if (value == "static") {
+    route.policy_fallback = route.accepts;
+    return;
+  }
+  std::vector<PriceOption> options;
+  for (const PriceOption& accepted : route.accepts) {
+    Result<Amount> amount = Amount::parse_human(value, accepted.asset->decimals, "policy_fallback");
+    if (!amount) {
+      fallback->fail("'" + value + "' must be 'static', 503 or a price: " +
+                     amount.error().message);
+    }
+    if (amount->is_zero()) fallback->fail("must be greater than 0; a fallback is never free");
+    PriceOption option = accepted;
+    option.amount = std::move(amount).value();
+    option.price_text = value;
+    options.push_back(std::move(option));
+  }
+  route.policy_fallback = std::move(options);
+}
+
 RouteConfig read_route(const Field& item, const Config& config) {
   const Section s(item,
                   {"path", "methods", "price", "asset", "network", "accepts", "free", "settle",
-                   "settle_mode", "description", "mime_type", "max_timeout_seconds"});
+                   "settle_mode", "description", "mime_type", "max_timeout_seconds", "pricing",
+                   "policy_fallback"});
   RouteConfig route;
   const Field path = s.require("path");
   route.path = path.as_string();
@@ -386,7 +435,108 @@ RouteConfig read_route(const Field& item, const Config& config) {
   if (auto f = s.get("mime_type")) route.mime_type = f->as_string();
   route.max_timeout_seconds =
       number<uint32_t>(s, "max_timeout_seconds", route.max_timeout_seconds, 1, 86400);
+  read_route_pricing(s, route);
   return route;
+}
+
+// The bounds mirror kernel/policy/limits.hpp's hard maxima (the config module does not link the
+// policy runtime; the runtime re-validates whatever it is given).
+MerchantPolicyConfig read_merchant_policy(const Field& field) {
+  const Section s(field, {"max_instructions", "max_wall_ms", "max_memory_bytes", "max_amount",
+                          "period"});
+  MerchantPolicyConfig policy;
+  if (auto f = s.get("max_instructions")) policy.max_instructions = f->as_uint(1000, 10'000'000);
+  if (auto f = s.get("max_wall_ms")) policy.max_wall_ms = f->as_uint(1, 50);
+  if (auto f = s.get("max_memory_bytes")) {
+    policy.max_memory_bytes = f->as_uint(64 * 1024, 16 * 1024 * 1024);
+  }
+  if (auto f = s.get("max_amount")) {
+    const std::string amount = f->as_nonempty_string();
+    const bool digits = amount.size() <= 78 && amount.find_first_not_of("0123456789") ==
+                                                   std::string::npos;
+    if (!digits || amount.find_first_not_of('0') == std::string::npos) {
+      f->fail("'" + amount + "' must be a positive whole number of atomic units, e.g. " +
+              "\"1000000000\" (1000 USDC at 6 decimals)");
+    }
+    policy.max_amount = amount;
+  }
+  if (auto f = s.get("period")) {
+    const std::string period = f->as_string();
+    if (period == "day") {
+      policy.period = UsagePeriod::Day;
+    } else if (period != "month") {
+      f->fail("'" + period + "' must be 'day' or 'month' (UTC)");
+    }
+  }
+  return policy;
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < size; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+// "env:NAME" → the variable's value. Secrets never sit in the config file itself.
+std::string secret_from_env(const Field& field) {
+  const std::string ref = field.as_nonempty_string();
+  if (!ref.starts_with("env:") || ref.size() == 4) {
+    field.fail("write env:VARIABLE_NAME; secrets are read from the environment, not the file");
+  }
+  const char* value = std::getenv(ref.c_str() + 4);
+  if (!value || !*value) field.fail("environment variable " + ref.substr(4) + " is not set");
+  return value;
+}
+
+AdminApiConfig read_admin(const Section& s, const Config& config) {
+  AdminApiConfig admin;
+  ListenAddress listen = parse_listen(s.require("listen"));
+  admin.listen_address = std::move(listen.host);
+  admin.listen_port = listen.port;
+  const Field keys = s.require("api_keys");
+  for (const Field& item : keys.as_list()) {
+    const Section k(item, {"key", "role", "merchant"});
+    AdminApiKey key;
+    const Field key_field = k.require("key");
+    const std::string ref = key_field.as_nonempty_string();
+    if (ref.starts_with("sha256:")) {
+      key.sha256_hex = ref.substr(7);
+      const bool hex = key.sha256_hex.size() == 64 &&
+                       std::all_of(key.sha256_hex.begin(), key.sha256_hex.end(), [](char c) {
+                         return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                       });
+      if (!hex) key_field.fail("sha256: needs 64 lower-case hex digits (sha256sum of the key)");
+    } else {
+      const std::string secret = secret_from_env(key_field);
+      if (secret.size() < 16) key_field.fail("an API key needs at least 16 characters");
+      key.sha256_hex = sha256_hex(secret);
+    }
+    const Field role = k.require("role");
+    const std::string role_text = role.as_string();
+    if (role_text == "admin") {
+      key.role = AdminRole::Admin;
+      if (auto m = k.get("merchant")) m->fail("an admin key reaches every merchant; remove this");
+    } else if (role_text == "merchant") {
+      key.role = AdminRole::Merchant;
+      const Field merchant = k.require("merchant");
+      key.merchant = merchant.as_nonempty_string();
+      if (!config.find_merchant(key.merchant)) {
+        merchant.fail("unknown merchant '" + key.merchant + "'");
+      }
+    } else {
+      role.fail("'" + role_text + "' must be 'admin' or 'merchant'");
+    }
+    admin.api_keys.push_back(std::move(key));
+  }
+  if (admin.api_keys.empty()) keys.fail("needs at least one key");
+  return admin;
 }
 
 // Returns the first paid route, if any: paid routes need a facilitator.
@@ -394,7 +544,7 @@ std::optional<Field> read_merchants(const Field& list, Config& config) {
   std::optional<Field> first_paid_route;
   for (const Field& item : list.as_list()) {
     const Section s(item, {"id", "upstream", "upstream_connect_timeout_ms",
-                           "upstream_timeout_ms", "pay_to", "routes"});
+                           "upstream_timeout_ms", "pay_to", "routes", "policy"});
     MerchantConfig merchant;
     const Field id = s.require("id");
     merchant.id = id.as_string();
@@ -424,6 +574,7 @@ std::optional<Field> read_merchants(const Field& list, Config& config) {
       if (!merchant.routes.back().free && !first_paid_route) first_paid_route = route;
     }
     if (merchant.routes.empty()) routes.fail("needs at least one route");
+    if (auto f = s.get("policy")) merchant.policy = read_merchant_policy(*f);
     config.merchants.push_back(std::move(merchant));
   }
   return first_paid_route;
@@ -465,7 +616,7 @@ std::shared_ptr<const Config> build(const YAML::Node& document, const ErrorSink&
   }
   const Section root(
       root_field, {"server", "storage", "cache", "plugins", "routing", "failover", "facilitators",
-                   "networks", "assets", "merchants", "facilitator_api"});
+                   "networks", "assets", "merchants", "facilitator_api", "admin", "credentials"});
   auto config = std::make_shared<Config>();
   config->source_path = source_path;
   config->networks = NetworkTable::builtin();
@@ -528,6 +679,30 @@ std::shared_ptr<const Config> build(const YAML::Node& document, const ErrorSink&
                 "at least one facilitator is required because " + paid->path() +
                     " is a paid route; add one under facilitators:");
     }
+  }
+  if (auto f = root.get("credentials")) {
+    const Section s(*f, {"secret"});
+    const Field secret = s.require("secret");
+    CredentialsConfig credentials{secret_from_env(secret)};
+    if (credentials.secret.size() < 32) {
+      secret.fail("the credential secret needs at least 32 bytes (e.g. openssl rand -hex 32)");
+    }
+    config->credentials = std::move(credentials);
+  }
+  if (!config->credentials) {
+    for (size_t m = 0; m < config->merchants.size(); ++m) {
+      for (size_t r = 0; r < config->merchants[m].routes.size(); ++r) {
+        if (!config->merchants[m].routes[r].policy_priced) continue;
+        sink.fail(1, "credentials",
+                  "credentials.secret is required because merchants[" + std::to_string(m) +
+                      "].routes[" + std::to_string(r) +
+                      "] is policy-priced (a policy may sell time passes and packages, whose "
+                      "credentials are signed with it)");
+      }
+    }
+  }
+  if (auto f = root.get("admin")) {
+    config->admin = read_admin(Section(*f, {"listen", "api_keys"}), *config);
   }
   return config;
 }

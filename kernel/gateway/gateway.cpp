@@ -12,6 +12,7 @@
 #include <boost/json/serialize.hpp>
 #include <future>
 
+#include "gateway/admin_api.hpp"
 #include "gateway/blocking.hpp"
 #include "gateway/facilitator_api.hpp"
 #include "gateway/request_router.hpp"
@@ -65,6 +66,16 @@ uint16_t Gateway::facilitator_api_port() const {
   return facilitator_api_server_ ? facilitator_api_server_->port() : 0;
 }
 
+uint16_t Gateway::admin_api_port() const {
+  return admin_api_server_ ? admin_api_server_->port() : 0;
+}
+
+Status Gateway::refresh_policies() {
+  auto snapshot = snapshot_.load();
+  if (!snapshot || !store_ || !policies_) return Ok{};
+  return policies_->refresh(*store_, *snapshot->config, false);
+}
+
 Status Gateway::start(std::shared_ptr<const Config> config) {
   config_path_ = config->source_path;
   const auto& server_config = config->server;
@@ -74,14 +85,15 @@ Status Gateway::start(std::shared_ptr<const Config> config) {
   store_ = std::move(store.value());
   cache_ = make_memory_cache();
   store_pool_ = std::make_unique<asio::thread_pool>(4);
-  services_ =
-      std::make_unique<GatewayServices>(GatewayServices{*store_, *cache_, *store_pool_, metrics_});
+  unsigned workers = server_config.workers;
+  if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+  policies_ = std::make_unique<PolicyService>(workers + 1);  // + the control thread
+  services_ = std::make_unique<GatewayServices>(
+      GatewayServices{*store_, *cache_, *store_pool_, metrics_, *policies_});
 
   tls_ = http::make_client_tls_context();
   if (!options_.extra_ca_file.empty()) tls_->load_verify_file(options_.extra_ca_file);
 
-  unsigned workers = server_config.workers;
-  if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
   std::vector<http::WorkerContext*> contexts;
   std::vector<asio::io_context*> loops;
   for (unsigned i = 0; i < workers; ++i) {
@@ -127,6 +139,25 @@ Status Gateway::start(std::shared_ptr<const Config> config) {
     log::info("facilitator API listening", {{"address", api->listen_address},
                                             {"port", facilitator_api_server_->port()},
                                             {"facilitator", api->facilitator}});
+  }
+
+  if (const auto& admin = config->admin) {
+    admin_api_server_ = std::make_unique<http::Server>(
+        loops,
+        [this](http::IncomingRequest& req, const http::PeerInfo& peer) {
+          return handle_admin_api(req, peer);
+        },
+        limits);
+    if (auto listening = admin_api_server_->listen(admin->listen_address, admin->listen_port);
+        !listening) {
+      admin_api_server_.reset();
+      Error error = listening.error();
+      error.field = "admin.listen";
+      error.message = "admin: " + error.message;
+      return error;
+    }
+    log::info("admin API listening",
+              {{"address", admin->listen_address}, {"port", admin_api_server_->port()}});
   }
 
   server_ = std::make_unique<http::Server>(
@@ -226,7 +257,9 @@ Result<std::shared_ptr<const Snapshot>> Gateway::build_snapshot(
 
   for (const auto& merchant : config->merchants) {
     for (const auto& route : merchant.routes) {
-      if (!route.free) snapshot->plans.emplace(&route, plan_route(merchant, route));
+      if (route.policy_priced) snapshot->policy_offers.emplace(&route, policy_offer_for(route));
+      if (route.free || (route.policy_priced && !route.policy_fallback)) continue;
+      snapshot->plans.emplace(&route, plan_route(merchant, route));
     }
   }
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
@@ -243,6 +276,13 @@ Status Gateway::apply(std::shared_ptr<const Config> config) {
   if (server_) warn_if_facilitator_api_listener_changed(*config);
   auto snapshot = std::const_pointer_cast<Snapshot>(built.value());
   snapshot->generation = ++generation_;
+  // The merchants' limits may have changed with the config: rebuild the active set for it before
+  // it serves. A store failure keeps the previous set (the poll loop retries).
+  if (policies_ && store_) {
+    if (auto loaded = policies_->refresh(*store_, *config, true); !loaded) {
+      log::error("active policies could not be loaded", {{"error", loaded.error().message}});
+    }
+  }
   snapshot_.store(snapshot);
   metrics_.counter_add("x402_config_reloads_total", "result=applied");
   metrics_.gauge_set("x402_config_generation", "", static_cast<int64_t>(generation_));
@@ -363,7 +403,44 @@ asio::awaitable<http::OutgoingResponse> Gateway::handle_facilitator_api(
   co_return response;
 }
 
+asio::awaitable<http::OutgoingResponse> Gateway::handle_admin_api(http::IncomingRequest& request,
+                                                                  const http::PeerInfo&) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string request_id = request_id_of(request);
+  auto snapshot = snapshot_.load();
+  auto response = co_await serve_admin_api(request, snapshot, *services_,
+                                           [this] { return refresh_policies(); });
+  response.set("X-Request-Id", request_id);
+  const std::string_view target = request.target();
+  const auto status = response.result_int();
+  metrics_.counter_add("x402_admin_api_requests_total", "status=" + std::to_string(status));
+  log::info("admin api request",
+            {{"request_id", request_id},
+             {"method", request.method_string()},
+             {"path", target.substr(0, target.find('?'))},
+             {"status", status},
+             {"duration_us", std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::steady_clock::now() - started)
+                                 .count()}});
+  co_return response;
+}
+
+asio::awaitable<void> Gateway::policy_poll_loop() {
+  // One indexed MAX() every 250 ms: an activation reaches this node within ~0.5 s.
+  asio::steady_timer timer(control_);
+  while (!stopping_) {
+    timer.expires_after(250ms);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopping_) break;
+    auto refreshed = co_await run_blocking(*store_pool_, [this] { return refresh_policies(); });
+    if (!refreshed) {
+      metrics_.counter_add("x402_store_errors_total", "op=policy_refresh");
+    }
+  }
+}
+
 void Gateway::start_background_loops() {
+  asio::co_spawn(control_, policy_poll_loop(), asio::detached);
   asio::co_spawn(control_, probe_loop(), asio::detached);
   asio::co_spawn(control_, reconcile_loop(), asio::detached);
   watch_signals_and_file();
@@ -551,9 +628,17 @@ void Gateway::stop() {
   } else {
     api_drained.set_value();
   }
+  std::promise<void> admin_drained;
+  auto admin_drained_future = admin_drained.get_future();
+  if (admin_api_server_) {
+    admin_api_server_->drain(grace, [&admin_drained] { admin_drained.set_value(); });
+  } else {
+    admin_drained.set_value();
+  }
   const auto drain_deadline = std::chrono::steady_clock::now() + grace + 1s;
   drained_future.wait_until(drain_deadline);
   api_drained_future.wait_until(drain_deadline);
+  admin_drained_future.wait_until(drain_deadline);
 
   for (auto& loop : worker_loops_) loop->stop();
   for (auto& t : worker_threads_) {

@@ -17,6 +17,7 @@
 #include "config/config.hpp"
 #include "config/watcher.hpp"
 #include "gateway/facilitator_chain.hpp"
+#include "gateway/policy_service.hpp"
 #include "gateway/request_context.hpp"
 #include "gateway/snapshot.hpp"
 #include "http/client.hpp"
@@ -50,6 +51,8 @@ class Gateway {
   uint16_t port() const;
   // The facilitator API listener's port (config facilitator_api), 0 when it is not served.
   uint16_t facilitator_api_port() const;
+  // The admin API listener's port (config admin), 0 when it is not served.
+  uint16_t admin_api_port() const;
 
   // Re-reads the config file and swaps it in if, and only if, it is valid completely.
   Status reload();
@@ -66,6 +69,9 @@ class Gateway {
 
   std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(); }
   Store& store() { return *store_; }
+  PolicyService& policies() { return *policies_; }
+  // Reloads the active policies from the store now (an activation on this node).
+  Status refresh_policies();
   Metrics& metrics() { return metrics_; }
 
   // Builds and validates a snapshot without serving it (x402d --check-config).
@@ -84,6 +90,10 @@ class Gateway {
   boost::asio::awaitable<void> refresh_supported(std::shared_ptr<const Snapshot> snapshot,
                                                  bool only_unknown);
   boost::asio::awaitable<void> probe_loop();
+  // Picks up policy activations from the store (this node's, or another's sharing the database).
+  boost::asio::awaitable<void> policy_poll_loop();
+  boost::asio::awaitable<http::OutgoingResponse> handle_admin_api(http::IncomingRequest& request,
+                                                                  const http::PeerInfo& peer);
   boost::asio::awaitable<void> reconcile_loop();
   boost::asio::awaitable<void> reconcile_once();
   void watch_signals_and_file();
@@ -93,6 +103,7 @@ class Gateway {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Cache> cache_;
   std::unique_ptr<boost::asio::thread_pool> store_pool_;
+  std::unique_ptr<PolicyService> policies_;
   std::unique_ptr<GatewayServices> services_;
 
   // Workers: one io_context and one HTTP client each.
@@ -114,6 +125,7 @@ class Gateway {
   // x402d as a facilitator: opened at start from config facilitator_api, as configured then.
   std::unique_ptr<http::Server> facilitator_api_server_;
   std::optional<FacilitatorApiConfig> facilitator_api_listen_;
+  std::unique_ptr<http::Server> admin_api_server_;
 
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::mutex apply_mutex_;

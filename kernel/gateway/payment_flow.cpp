@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "gateway/blocking.hpp"
+#include "gateway/credential_token.hpp"
 #include "gateway/proxy.hpp"
 #include "gateway/responses.hpp"
 #include "observability/log.hpp"
@@ -55,9 +56,10 @@ std::string seconds_text(std::chrono::seconds s) {
 // The state of one paid request as it moves through the stages.
 class PaidRequest {
  public:
-  PaidRequest(RequestContext& ctx, const RoutePlan& plan)
+  PaidRequest(RequestContext& ctx, const RoutePlan& plan, std::span<const BillingTerms> terms)
       : ctx_(ctx),
         plan_(plan),
+        terms_(terms),
         store_(ctx.services.store),
         failover_(ctx.snapshot->config->failover) {}
 
@@ -95,8 +97,16 @@ class PaidRequest {
   void record_attempts(const std::vector<Attempt>& attempts);
   std::string facilitator_request() const;
 
+  const BillingTerms& terms() const {
+    static const BillingTerms kStatic;
+    return chosen_ < terms_.size() ? terms_[chosen_] : kStatic;
+  }
+  // Records the settled payment (and the credential it bought); returns the credential token.
+  std::optional<std::string> book(const UsageRecord& usage, const std::string& tx);
+
   RequestContext& ctx_;
   const RoutePlan& plan_;
+  std::span<const BillingTerms> terms_;
   Store& store_;
   const FailoverConfig& failover_;
 
@@ -201,20 +211,54 @@ asio::awaitable<http::OutgoingResponse> PaidRequest::run() {
 
   // 7. Books: SETTLED and the usage record in one transaction.
   const UsageRecord usage = usage_record(upstream_status);
-  auto facilitator = record_.facilitator;
   auto tx = settled->transaction;
-  auto done = co_await run_blocking(ctx_.services.store_pool, [&] {
-    return store_.complete_payment(record_.id, facilitator, tx, usage);
-  });
+  auto token = co_await run_blocking(ctx_.services.store_pool, [&] { return book(usage, tx); });
+  ctx_.services.metrics.counter_add("x402_payments_settled_total", "merchant=" + ctx_.merchant->id);
+  ctx_.log["transaction"] = tx;
+  if (token) response.set("X-402-Credential", *token);
+  co_return with_settlement_header(std::move(response), *settled);
+}
+
+std::optional<std::string> PaidRequest::book(const UsageRecord& usage, const std::string& tx) {
+  const auto& grant = terms().grant;
+  const auto& secret = ctx_.snapshot->config->credentials;
+  Credential credential;
+  std::optional<std::string> token;
+  Status done = Ok{};
+  if (grant && secret) {
+    const int64_t now = now_unix_ms();
+    credential.id = random_id();
+    credential.merchant_id = ctx_.merchant->id;
+    credential.payer = record_.key.payer;
+    credential.scope = grant->scope;
+    credential.mode = terms().mode;
+    credential.expires_ms = now + grant->duration_seconds * 1000;
+    credential.calls_total = credential.calls_remaining = grant->calls;
+    credential.payment_id = record_.id;
+    credential.created_ms = now;
+    done = store_.complete_payment_with_credential(record_.id, record_.facilitator, tx, usage,
+                                                   credential);
+    if (done) {
+      CredentialClaims claims{1,
+                              credential.id,
+                              credential.merchant_id,
+                              credential.payer,
+                              credential.scope,
+                              credential.mode,
+                              credential.expires_ms / 1000,
+                              terms().policy_version};
+      token = sign_credential(claims, secret->secret);
+    }
+  } else {
+    done = store_.complete_payment(record_.id, record_.facilitator, tx, usage);
+  }
   if (!done) {
     // The money moved; losing the record would be worse than a log line, so say it loudly.
     log::error("settled payment could not be recorded",
                {{"payment_id", record_.id}, {"transaction", tx}, {"error", done.error().message}});
     ctx_.services.metrics.counter_add("x402_store_errors_total", "op=complete_payment");
   }
-  ctx_.services.metrics.counter_add("x402_payments_settled_total", "merchant=" + ctx_.merchant->id);
-  ctx_.log["transaction"] = tx;
-  co_return with_settlement_header(std::move(response), *settled);
+  return token;
 }
 
 UsageRecord PaidRequest::usage_record(int upstream_status) const {
@@ -230,6 +274,8 @@ UsageRecord PaidRequest::usage_record(int upstream_status) const {
   usage.network = record_.network;
   usage.upstream_status = upstream_status;
   usage.created_ms = now_unix_ms();
+  usage.billing_mode = terms().mode;
+  usage.policy_version = terms().policy_version;
   return usage;
 }
 
@@ -485,8 +531,9 @@ http::OutgoingResponse PaidRequest::with_settlement_header(http::OutgoingRespons
 }  // namespace
 
 asio::awaitable<http::OutgoingResponse> handle_paid_request(RequestContext& ctx,
-                                                            const RoutePlan& plan) {
-  PaidRequest paid(ctx, plan);
+                                                            const RoutePlan& plan,
+                                                            std::span<const BillingTerms> terms) {
+  PaidRequest paid(ctx, plan, terms);
   co_return co_await paid.run();
 }
 

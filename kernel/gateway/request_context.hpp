@@ -15,11 +15,14 @@
 
 namespace x402 {
 
+class PolicyService;
+
 struct GatewayServices {
   Store& store;
   Cache& cache;
   boost::asio::thread_pool& store_pool;  // blocking store calls run here, never on a worker
   Metrics& metrics;
+  PolicyService& policies;
 };
 
 struct RequestContext {

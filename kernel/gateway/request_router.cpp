@@ -2,6 +2,7 @@
 
 #include "config/route_matcher.hpp"
 #include "gateway/payment_flow.hpp"
+#include "gateway/policy_flow.hpp"
 #include "gateway/proxy.hpp"
 #include "gateway/responses.hpp"
 
@@ -22,7 +23,7 @@ http::OutgoingResponse cors_preflight() {
   res.set(bhttp::field::access_control_allow_origin, "*");
   res.set(bhttp::field::access_control_allow_methods, "GET, POST, PUT, PATCH, DELETE, OPTIONS");
   res.set(bhttp::field::access_control_allow_headers,
-          "Content-Type, Authorization, PAYMENT-SIGNATURE, X-PAYMENT");
+          "Content-Type, Authorization, PAYMENT-SIGNATURE, X-PAYMENT, X-402-Credential");
   res.set(bhttp::field::access_control_max_age, "600");
   res.prepare_payload();
   return res;
@@ -84,6 +85,7 @@ asio::awaitable<http::OutgoingResponse> route_request(RequestContext& ctx) {
   ctx.log["route"] = ctx.route->path;
 
   if (ctx.route->free) co_return co_await proxy_free(ctx);
+  if (ctx.route->policy_priced) co_return co_await handle_policy_request(ctx);
   const RoutePlan* plan = ctx.snapshot->plan_for(*ctx.route);
   co_return co_await handle_paid_request(ctx, *plan);
 }

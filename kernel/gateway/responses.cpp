@@ -24,7 +24,7 @@ http::OutgoingResponse error_response(unsigned status, const Error& error) {
 
 void add_cors_expose(http::OutgoingResponse& response) {
   response.set(bhttp::field::access_control_expose_headers,
-               "PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE");
+               "PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE, X-402-Credential");
 }
 
 http::OutgoingResponse payment_required(std::string_view error, const ResourceInfo& resource,

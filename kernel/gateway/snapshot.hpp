@@ -9,6 +9,7 @@
 
 #include "config/config.hpp"
 #include "gateway/facilitator_chain.hpp"
+#include "policy/request.hpp"
 #include "protocol/requirements.hpp"
 
 namespace x402 {
@@ -23,7 +24,10 @@ struct RoutePlan {
 struct Snapshot {
   uint64_t generation = 0;
   std::shared_ptr<const Config> config;
-  std::unordered_map<const RouteConfig*, RoutePlan> plans;  // paid routes only
+  // Paid routes; for a policy-priced route, its fallback plan (absent when the fallback is 503).
+  std::unordered_map<const RouteConfig*, RoutePlan> plans;
+  // Policy-priced routes: the assets and networks a policy may choose from.
+  std::unordered_map<const RouteConfig*, policy::RouteOffer> policy_offers;
   std::shared_ptr<FacilitatorChain> chain;
   std::vector<std::shared_ptr<const void>> owned;  // plugin instances and libraries kept alive
 
@@ -33,7 +37,16 @@ struct Snapshot {
   }
 };
 
-// The route's price options as x402 requirements, in the order written in the config.
+// The route's price options as x402 requirements, in the order written in the config (for a
+// policy-priced route: its fallback's).
 RoutePlan plan_route(const MerchantConfig& merchant, const RouteConfig& route);
+
+// One price option of a route as an x402 requirement.
+Requirement requirement_for(const MerchantConfig& merchant, const RouteConfig& route,
+                            const PriceOption& option);
+
+// What a policy on `route` may name: the accepted assets' symbols and their networks (v1 name and
+// CAIP-2 both).
+policy::RouteOffer policy_offer_for(const RouteConfig& route);
 
 }  // namespace x402

@@ -105,6 +105,43 @@ CREATE TABLE events (
   created_ms BIGINT NOT NULL
 );
 )sql"},
+      {3, R"sql(
+-- Merchant pricing policies (docs/policies.md): every uploaded version is kept; merchant_policy
+-- says which one serves. Its updated_ms is strictly increasing across rows, so one MAX() tells a
+-- node (polling a shared database) whether any activation changed.
+CREATE TABLE policies (
+  merchant_id TEXT NOT NULL,
+  version     BIGINT NOT NULL,
+  source      TEXT NOT NULL,
+  limits_json TEXT NOT NULL,
+  created_ms  BIGINT NOT NULL,
+  PRIMARY KEY (merchant_id, version)
+);
+CREATE TABLE merchant_policy (
+  merchant_id      TEXT PRIMARY KEY,
+  active_version   BIGINT NOT NULL,
+  previous_version BIGINT NOT NULL,
+  updated_ms       BIGINT NOT NULL
+);
+-- Time passes and prepaid packages. The package balance is decremented in place with a guarded
+-- UPDATE (calls_remaining > 0 AND expires_ms > now), the atomic step both backends share.
+CREATE TABLE credentials (
+  id              TEXT PRIMARY KEY,
+  merchant_id     TEXT NOT NULL,
+  payer           TEXT NOT NULL,
+  scope           TEXT NOT NULL,
+  mode            TEXT NOT NULL,
+  expires_ms      BIGINT NOT NULL,
+  calls_total     BIGINT NOT NULL,
+  calls_remaining BIGINT NOT NULL,
+  payment_id      TEXT NOT NULL,
+  created_ms      BIGINT NOT NULL
+);
+CREATE INDEX credentials_merchant_payer_idx ON credentials (merchant_id, payer, expires_ms);
+ALTER TABLE usage_records ADD COLUMN policy_version TEXT NOT NULL DEFAULT '';
+CREATE INDEX usage_records_merchant_payer_created_idx
+  ON usage_records (merchant_id, payer, created_ms);
+)sql"},
   };
   return all;
 }

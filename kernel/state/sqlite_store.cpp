@@ -37,7 +37,13 @@ constexpr const char* kPaymentColumns =
 
 constexpr const char* kUsageColumns =
     "id, payment_id, request_id, merchant_id, route, payer, amount, asset, network, billing_mode, "
-    "upstream_status, created_ms";
+    "upstream_status, created_ms, policy_version";
+
+constexpr const char* kPolicyColumns = "merchant_id, version, source, limits_json, created_ms";
+
+constexpr const char* kCredentialColumns =
+    "id, merchant_id, payer, scope, mode, expires_ms, calls_total, calls_remaining, payment_id, "
+    "created_ms";
 
 constexpr const char* kJobColumns = "id, lane, state, data, created_ms, updated_ms";
 
@@ -119,7 +125,33 @@ UsageRecord read_usage(const Statement& row) {
   u.billing_mode = row.column_text(9);
   u.upstream_status = static_cast<int>(row.column_int(10));
   u.created_ms = row.column_int(11);
+  u.policy_version = row.column_text(12);
   return u;
+}
+
+StoredPolicy read_policy(const Statement& row) {
+  StoredPolicy p;
+  p.merchant_id = row.column_text(0);
+  p.version = row.column_int(1);
+  p.source = row.column_text(2);
+  p.limits_json = row.column_text(3);
+  p.created_ms = row.column_int(4);
+  return p;
+}
+
+Credential read_credential(const Statement& row) {
+  Credential c;
+  c.id = row.column_text(0);
+  c.merchant_id = row.column_text(1);
+  c.payer = row.column_text(2);
+  c.scope = row.column_text(3);
+  c.mode = row.column_text(4);
+  c.expires_ms = row.column_int(5);
+  c.calls_total = row.column_int(6);
+  c.calls_remaining = row.column_int(7);
+  c.payment_id = row.column_text(8);
+  c.created_ms = row.column_int(9);
+  return c;
 }
 
 // Reads the columns listed in kJobColumns, in that order.
@@ -243,6 +275,255 @@ class SqliteStore final : public Store {
       auto committed = tx->commit();
       if (!committed) return committed.error();
       return true;
+    });
+  }
+
+  Status complete_payment_with_credential(const std::string& payment_id,
+                                          const std::string& facilitator,
+                                          const std::string& tx_hash, const UsageRecord& usage,
+                                          const Credential& credential) override {
+    return guarded([&]() -> Status {
+      std::lock_guard lock(mutex_);
+      auto tx = WriteTransaction::begin(db());
+      if (!tx) return tx.error();
+      auto moved = transition_locked(payment_id, PaymentStatus::Settled, facilitator, tx_hash, "");
+      if (!moved) return moved;
+      auto recorded = insert_usage_locked(payment_id, usage);
+      if (!recorded) return recorded;
+      auto insert = Statement::prepare(db(), std::string("INSERT INTO credentials (") +
+                                                 kCredentialColumns +
+                                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      if (!insert) return insert.error();
+      auto stored = insert->bind(1, credential.id)
+                        .bind(2, credential.merchant_id)
+                        .bind(3, lower_ascii(credential.payer))
+                        .bind(4, credential.scope)
+                        .bind(5, credential.mode)
+                        .bind(6, credential.expires_ms)
+                        .bind(7, credential.calls_total)
+                        .bind(8, credential.calls_remaining)
+                        .bind(9, credential.payment_id)
+                        .bind(10, credential.created_ms == 0 ? now_ms() : credential.created_ms)
+                        .run();
+      if (!stored) return stored;
+      return tx->commit();
+    });
+  }
+
+  Status record_usage(const UsageRecord& usage) override {
+    return guarded([&]() -> Status {
+      std::lock_guard lock(mutex_);
+      return insert_usage_locked("", usage);
+    });
+  }
+
+  Result<StoredPolicy> add_policy(const std::string& merchant_id, const std::string& source,
+                                  const std::string& limits_json) override {
+    return guarded([&]() -> Result<StoredPolicy> {
+      std::lock_guard lock(mutex_);
+      auto tx = WriteTransaction::begin(db());
+      if (!tx) return tx.error();
+      auto insert = Statement::prepare(
+          db(), std::string("INSERT INTO policies (") + kPolicyColumns +
+                    ") VALUES (?, (SELECT COALESCE(MAX(version), 0) + 1 FROM policies"
+                    " WHERE merchant_id = ?), ?, ?, ?) RETURNING " + kPolicyColumns);
+      if (!insert) return insert.error();
+      insert->bind(1, merchant_id)
+          .bind(2, merchant_id)
+          .bind(3, source)
+          .bind(4, limits_json)
+          .bind(5, now_ms());
+      auto row = insert->step();
+      if (!row) return row.error();
+      if (!*row) return make_error("store_error", "", "policy insert returned no row");
+      StoredPolicy stored = read_policy(*insert);
+      auto finished = insert->step();
+      if (!finished) return finished.error();
+      auto done = tx->commit();
+      if (!done) return done.error();
+      return stored;
+    });
+  }
+
+  Result<std::vector<StoredPolicy>> list_policies(const std::string& merchant_id) override {
+    return guarded([&]() -> Result<std::vector<StoredPolicy>> {
+      std::lock_guard lock(mutex_);
+      auto stmt = Statement::prepare(db(), std::string("SELECT ") + kPolicyColumns +
+                                               " FROM policies WHERE merchant_id = ?"
+                                               " ORDER BY version DESC");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, merchant_id);
+      return read_policies(*stmt);
+    });
+  }
+
+  Result<std::optional<StoredPolicy>> find_policy(const std::string& merchant_id,
+                                                  int64_t version) override {
+    return guarded([&]() -> Result<std::optional<StoredPolicy>> {
+      std::lock_guard lock(mutex_);
+      return find_policy_locked(merchant_id, version);
+    });
+  }
+
+  Result<MerchantPolicyState> policy_state(const std::string& merchant_id) override {
+    return guarded([&]() -> Result<MerchantPolicyState> {
+      std::lock_guard lock(mutex_);
+      return policy_state_locked(merchant_id);
+    });
+  }
+
+  Result<MerchantPolicyState> activate_policy(const std::string& merchant_id,
+                                              int64_t version) override {
+    return guarded([&]() -> Result<MerchantPolicyState> {
+      std::lock_guard lock(mutex_);
+      auto tx = WriteTransaction::begin(db());
+      if (!tx) return tx.error();
+      auto exists = find_policy_locked(merchant_id, version);
+      if (!exists) return exists.error();
+      if (!*exists) {
+        return make_error("policy_not_found", "version",
+                          "merchant " + merchant_id + " has no policy version " +
+                              std::to_string(version));
+      }
+      auto current = policy_state_locked(merchant_id);
+      if (!current) return current.error();
+      MerchantPolicyState next = *current;
+      if (current->active_version != version) {
+        next.previous_version = current->active_version;
+        next.active_version = version;
+      }
+      return write_policy_state_locked(std::move(*tx), next);
+    });
+  }
+
+  Result<MerchantPolicyState> rollback_policy(const std::string& merchant_id) override {
+    return guarded([&]() -> Result<MerchantPolicyState> {
+      std::lock_guard lock(mutex_);
+      auto tx = WriteTransaction::begin(db());
+      if (!tx) return tx.error();
+      auto current = policy_state_locked(merchant_id);
+      if (!current) return current.error();
+      if (current->previous_version == 0) {
+        return make_error("no_previous_policy", "merchant_id",
+                          "merchant " + merchant_id + " has no previous policy to roll back to");
+      }
+      MerchantPolicyState next = *current;
+      std::swap(next.active_version, next.previous_version);
+      return write_policy_state_locked(std::move(*tx), next);
+    });
+  }
+
+  Result<int64_t> policy_change_stamp() override {
+    return guarded([&]() -> Result<int64_t> {
+      std::lock_guard lock(mutex_);
+      auto stmt =
+          Statement::prepare(db(), "SELECT COALESCE(MAX(updated_ms), 0) FROM merchant_policy");
+      if (!stmt) return stmt.error();
+      auto row = stmt->step();
+      if (!row) return row.error();
+      return stmt->column_int(0);
+    });
+  }
+
+  Result<std::vector<StoredPolicy>> active_policies() override {
+    return guarded([&]() -> Result<std::vector<StoredPolicy>> {
+      std::lock_guard lock(mutex_);
+      auto stmt = Statement::prepare(
+          db(),
+          "SELECT p.merchant_id, p.version, p.source, p.limits_json, p.created_ms"
+          " FROM merchant_policy m JOIN policies p"
+          " ON p.merchant_id = m.merchant_id AND p.version = m.active_version"
+          " ORDER BY p.merchant_id");
+      if (!stmt) return stmt.error();
+      return read_policies(*stmt);
+    });
+  }
+
+  Result<std::optional<Credential>> find_credential(const std::string& id) override {
+    return guarded([&]() -> Result<std::optional<Credential>> {
+      std::lock_guard lock(mutex_);
+      auto stmt = Statement::prepare(
+          db(), std::string("SELECT ") + kCredentialColumns + " FROM credentials WHERE id = ?");
+      if (!stmt) return stmt.error();
+      auto row = stmt->bind(1, id).step();
+      if (!row) return row.error();
+      if (!*row) return std::optional<Credential>{};
+      return std::optional<Credential>(read_credential(*stmt));
+    });
+  }
+
+  Result<bool> consume_package_call(const std::string& id, int64_t now,
+                                    const UsageRecord& usage) override {
+    return guarded([&]() -> Result<bool> {
+      std::lock_guard lock(mutex_);
+      auto tx = WriteTransaction::begin(db());
+      if (!tx) return tx.error();
+      auto take = Statement::prepare(db(),
+                                     "UPDATE credentials SET calls_remaining = calls_remaining - 1"
+                                     " WHERE id = ? AND mode = 'package' AND calls_remaining > 0"
+                                     " AND expires_ms > ?");
+      if (!take) return take.error();
+      auto taken = take->bind(1, id).bind(2, now).run();
+      if (!taken) return taken.error();
+      if (sqlite3_changes(db()) == 0) return false;
+      auto recorded = insert_usage_locked("", usage);
+      if (!recorded) return recorded.error();
+      auto done = tx->commit();
+      if (!done) return done.error();
+      return true;
+    });
+  }
+
+  Status refund_package_call(const std::string& id, const std::string& usage_id) override {
+    return guarded([&]() -> Status {
+      std::lock_guard lock(mutex_);
+      auto tx = WriteTransaction::begin(db());
+      if (!tx) return tx.error();
+      auto give = Statement::prepare(db(),
+                                     "UPDATE credentials SET calls_remaining = calls_remaining + 1"
+                                     " WHERE id = ? AND calls_remaining < calls_total");
+      if (!give) return give.error();
+      auto given = give->bind(1, id).run();
+      if (!given) return given;
+      auto forget = Statement::prepare(
+          db(), "DELETE FROM usage_records WHERE id = ? AND payment_id IS NULL");
+      if (!forget) return forget.error();
+      auto forgotten = forget->bind(1, usage_id).run();
+      if (!forgotten) return forgotten;
+      return tx->commit();
+    });
+  }
+
+  Result<PayerUsage> payer_usage(const std::string& merchant_id, const std::string& payer,
+                                 int64_t period_start_ms, int64_t now) override {
+    return guarded([&]() -> Result<PayerUsage> {
+      std::lock_guard lock(mutex_);
+      const std::string who = lower_ascii(payer);
+      auto stmt = Statement::prepare(
+          db(),
+          "SELECT (SELECT COUNT(*) FROM usage_records WHERE merchant_id = ? AND payer = ?"
+          "        AND created_ms >= ?),"
+          "       (SELECT COUNT(*) FROM credentials WHERE merchant_id = ? AND payer = ?"
+          "        AND mode = 'time_pass' AND expires_ms > ?),"
+          "       (SELECT COALESCE(SUM(calls_remaining), 0) FROM credentials"
+          "        WHERE merchant_id = ? AND payer = ? AND mode = 'package' AND expires_ms > ?)");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, merchant_id)
+          .bind(2, who)
+          .bind(3, period_start_ms)
+          .bind(4, merchant_id)
+          .bind(5, who)
+          .bind(6, now)
+          .bind(7, merchant_id)
+          .bind(8, who)
+          .bind(9, now);
+      auto row = stmt->step();
+      if (!row) return row.error();
+      PayerUsage usage;
+      usage.calls_this_period = static_cast<uint64_t>(std::max<int64_t>(0, stmt->column_int(0)));
+      usage.active_passes = static_cast<uint64_t>(std::max<int64_t>(0, stmt->column_int(1)));
+      usage.package_balance = static_cast<uint64_t>(std::max<int64_t>(0, stmt->column_int(2)));
+      return usage;
     });
   }
 
@@ -482,6 +763,71 @@ class SqliteStore final : public Store {
  private:
   sqlite3* db() { return db_.get(); }
 
+  static Result<std::vector<StoredPolicy>> read_policies(Statement& stmt) {
+    std::vector<StoredPolicy> out;
+    while (true) {
+      auto row = stmt.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(read_policy(stmt));
+    }
+    return out;
+  }
+
+  Result<std::optional<StoredPolicy>> find_policy_locked(const std::string& merchant_id,
+                                                         int64_t version) {
+    auto stmt = Statement::prepare(db(), std::string("SELECT ") + kPolicyColumns +
+                                             " FROM policies WHERE merchant_id = ? AND version = ?");
+    if (!stmt) return stmt.error();
+    auto row = stmt->bind(1, merchant_id).bind(2, version).step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<StoredPolicy>{};
+    return std::optional<StoredPolicy>(read_policy(*stmt));
+  }
+
+  Result<MerchantPolicyState> policy_state_locked(const std::string& merchant_id) {
+    auto stmt = Statement::prepare(db(),
+                                   "SELECT active_version, previous_version, updated_ms"
+                                   " FROM merchant_policy WHERE merchant_id = ?");
+    if (!stmt) return stmt.error();
+    auto row = stmt->bind(1, merchant_id).step();
+    if (!row) return row.error();
+    MerchantPolicyState state;
+    state.merchant_id = merchant_id;
+    if (*row) {
+      state.active_version = stmt->column_int(0);
+      state.previous_version = stmt->column_int(1);
+      state.updated_ms = stmt->column_int(2);
+    }
+    return state;
+  }
+
+  // updated_ms = max(now, highest + 1): a strictly increasing change stamp even for two
+  // activations within one millisecond.
+  Result<MerchantPolicyState> write_policy_state_locked(WriteTransaction tx,
+                                                        MerchantPolicyState state) {
+    auto upsert = Statement::prepare(
+        db(),
+        "INSERT INTO merchant_policy (merchant_id, active_version, previous_version, updated_ms)"
+        " VALUES (?, ?, ?, MAX(?, (SELECT COALESCE(MAX(updated_ms), 0) + 1 FROM merchant_policy)))"
+        " ON CONFLICT (merchant_id) DO UPDATE SET active_version = excluded.active_version,"
+        " previous_version = excluded.previous_version, updated_ms = excluded.updated_ms"
+        " RETURNING updated_ms");
+    if (!upsert) return upsert.error();
+    upsert->bind(1, state.merchant_id)
+        .bind(2, state.active_version)
+        .bind(3, state.previous_version)
+        .bind(4, now_ms());
+    auto row = upsert->step();
+    if (!row) return row.error();
+    if (*row) state.updated_ms = upsert->column_int(0);
+    auto finished = upsert->step();
+    if (!finished) return finished.error();
+    auto done = tx.commit();
+    if (!done) return done.error();
+    return state;
+  }
+
   Result<std::vector<QueueJob>> find_jobs_locked(const std::string& instance, const std::string& id,
                                                  const std::string& state, size_t limit) {
     std::string sql =
@@ -621,13 +967,17 @@ class SqliteStore final : public Store {
   Status insert_usage_locked(const std::string& payment_id, const UsageRecord& usage) {
     auto insert =
         Statement::prepare(db(), std::string("INSERT INTO usage_records (") + kUsageColumns +
-                                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!insert) return insert.error();
     // One usage record per settled payment: its id defaults to the payment id, so a retried
     // completion collides instead of double-counting.
-    insert->bind(1, usage.id.empty() ? payment_id : usage.id)
-        .bind(2, payment_id)
-        .bind(3, usage.request_id)
+    insert->bind(1, usage.id.empty() ? payment_id : usage.id);
+    if (payment_id.empty()) {
+      insert->bind_null(2);  // a free or credential-covered call
+    } else {
+      insert->bind(2, payment_id);
+    }
+    insert->bind(3, usage.request_id)
         .bind(4, usage.merchant_id)
         .bind(5, usage.route)
         .bind(6, lower_ascii(usage.payer))
@@ -636,7 +986,8 @@ class SqliteStore final : public Store {
         .bind(9, usage.network)
         .bind(10, usage.billing_mode)
         .bind(11, int64_t{usage.upstream_status})
-        .bind(12, usage.created_ms == 0 ? now_ms() : usage.created_ms);
+        .bind(12, usage.created_ms == 0 ? now_ms() : usage.created_ms)
+        .bind(13, usage.policy_version);
     return insert->run();
   }
 

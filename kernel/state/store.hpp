@@ -56,6 +56,7 @@ struct UsageRecord {
   std::string asset;
   std::string network;
   std::string billing_mode = "per_request";
+  std::string policy_version;  // the policy version that priced it; empty for static prices
   int upstream_status = 0;
   int64_t created_ms = 0;
 };
@@ -79,6 +80,44 @@ struct StoredEvent {
   std::string json;    // the payload
   std::string source;  // the plugin instance that emitted it
   int64_t created_ms = 0;
+};
+
+// One uploaded version of a merchant's pricing policy. Versions count up from 1 per merchant.
+struct StoredPolicy {
+  std::string merchant_id;
+  int64_t version = 0;
+  std::string source;
+  std::string limits_json;  // the uploader's requested limits, "{}" for none
+  int64_t created_ms = 0;
+};
+
+// Which version serves a merchant. 0 = none.
+struct MerchantPolicyState {
+  std::string merchant_id;
+  int64_t active_version = 0;
+  int64_t previous_version = 0;  // what rollback returns to
+  int64_t updated_ms = 0;        // strictly increasing across all merchants: a change stamp
+};
+
+// A time pass or prepaid package sold by a policy; the token the payer holds is signed over it.
+struct Credential {
+  std::string id;
+  std::string merchant_id;
+  std::string payer;  // lower-case address
+  std::string scope;  // route pattern, or "*" for the whole merchant
+  std::string mode;   // "time_pass" | "package"
+  int64_t expires_ms = 0;
+  int64_t calls_total = 0;      // package only
+  int64_t calls_remaining = 0;  // package only
+  std::string payment_id;
+  int64_t created_ms = 0;
+};
+
+// A payer's history with one merchant, for pricing (req.payer in a policy).
+struct PayerUsage {
+  uint64_t calls_this_period = 0;
+  uint64_t active_passes = 0;
+  uint64_t package_balance = 0;
 };
 
 enum class ClaimOutcome { Claimed, AlreadyClaimed };
@@ -126,6 +165,51 @@ class Store {
   virtual Result<std::vector<UsageRecord>> usage_for_merchant(const std::string& merchant_id,
                                                               size_t limit) = 0;
   virtual Result<int64_t> count_payments() = 0;
+
+  // complete_payment, and in the same transaction stores the credential the payment bought.
+  virtual Status complete_payment_with_credential(const std::string& payment_id,
+                                                  const std::string& facilitator,
+                                                  const std::string& tx_hash,
+                                                  const UsageRecord& usage,
+                                                  const Credential& credential) = 0;
+
+  // A usage record without a payment: free calls and calls covered by a time pass.
+  virtual Status record_usage(const UsageRecord& usage) = 0;
+
+  // ---- Merchant pricing policies ----
+
+  // Stores a new, inactive version (number = the merchant's highest + 1) and returns it.
+  virtual Result<StoredPolicy> add_policy(const std::string& merchant_id, const std::string& source,
+                                          const std::string& limits_json) = 0;
+  // Newest first.
+  virtual Result<std::vector<StoredPolicy>> list_policies(const std::string& merchant_id) = 0;
+  virtual Result<std::optional<StoredPolicy>> find_policy(const std::string& merchant_id,
+                                                          int64_t version) = 0;
+  // {merchant, 0, 0, 0} when the merchant never activated anything.
+  virtual Result<MerchantPolicyState> policy_state(const std::string& merchant_id) = 0;
+  // Makes `version` active (error policy_not_found when it does not exist); the version that was
+  // active becomes the rollback target.
+  virtual Result<MerchantPolicyState> activate_policy(const std::string& merchant_id,
+                                                      int64_t version) = 0;
+  // Swaps active and previous; error no_previous_policy when there is nothing to return to.
+  virtual Result<MerchantPolicyState> rollback_policy(const std::string& merchant_id) = 0;
+  // The highest merchant_policy.updated_ms: changes whenever any activation changes, so a node
+  // polls this one value and reloads the active set only when it moved.
+  virtual Result<int64_t> policy_change_stamp() = 0;
+  // The active version of every merchant that has one.
+  virtual Result<std::vector<StoredPolicy>> active_policies() = 0;
+
+  // ---- Credentials (time passes, packages) ----
+
+  virtual Result<std::optional<Credential>> find_credential(const std::string& id) = 0;
+  // Takes one call from a package, atomically (never below zero, never after expiry), and writes
+  // `usage` in the same transaction. False when nothing was left (or it expired).
+  virtual Result<bool> consume_package_call(const std::string& id, int64_t now_ms,
+                                            const UsageRecord& usage) = 0;
+  // Gives back a call whose upstream failed, and deletes that call's usage record.
+  virtual Status refund_package_call(const std::string& id, const std::string& usage_id) = 0;
+  virtual Result<PayerUsage> payer_usage(const std::string& merchant_id, const std::string& payer,
+                                         int64_t period_start_ms, int64_t now_ms) = 0;
 
   // ---- Plugin job queues, namespaced by plugin instance name ----
 

@@ -1,6 +1,7 @@
 // The shipped example configs are documentation people copy: they must always load.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "config/config.hpp"
@@ -32,6 +33,9 @@ TEST(ExampleConfigs, QuickstartLoadsWithTheDocumentedShape) {
 }
 
 TEST(ExampleConfigs, EveryAnnotatedExampleLoads) {
+  // reference.yaml reads its secrets from the environment, as a deployment does.
+  ::setenv("X402_CREDENTIAL_SECRET", "example-credential-secret-0123456789abcdef", 1);
+  ::setenv("X402_ADMIN_KEY", "example-admin-key-0123456789", 1);
   const fs::path folder = fs::path(X402_SOURCE_DIR) / "examples/configs";
   int loaded = 0;
   for (const auto& entry : fs::directory_iterator(folder)) {
