@@ -194,6 +194,20 @@ class PolicyPricedRequest {
       history = *found;
     }
 
+    if (active_->reads_merchant_stats) {
+      const int64_t now = now_ms();
+      const int64_t since = period_start_ms(merchant_.policy.period, now);
+      auto stats = co_await run_blocking(ctx_.services.store_pool, [&] {
+        return ctx_.services.store.merchant_usage(merchant_.id, since, now);
+      });
+      if (!stats) {
+        co_return co_await fallback(
+            make_error("policy_usage_unavailable", "merchant_stats",
+                       "merchant usage unavailable: " + stats.error().message));
+      }
+      view.merchant_stats = {stats->calls_this_period, stats->calls_last_minute};
+    }
+
     // The anonymous price is what the 402 offered; a payer's own price (volume tiers) is offered
     // first when it differs, so either payment is accepted.
     std::vector<policy::PriceDecision> decisions;

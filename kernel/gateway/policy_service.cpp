@@ -141,6 +141,7 @@ Status PolicyService::refresh(Store& store, const Config& config, bool force) {
                                      std::to_string(row.version) + ":" + std::to_string(load),
                                      row.source, *limits};
     entry->reads_payer = row.source.find("payer") != std::string::npos;
+    entry->reads_merchant_stats = row.source.find("merchant_stats") != std::string::npos;
     map->emplace(row.merchant_id, std::move(entry));
   }
   active_.store(std::shared_ptr<const ActiveMap>(std::move(map)));

@@ -27,6 +27,7 @@ struct ActivePolicy {
   // Whether the source mentions req.payer / req.merchant_stats: only then does the gateway pay
   // for the store queries that fill them (docs/policies.md, "What the gateway fills in").
   bool reads_payer = false;
+  bool reads_merchant_stats = false;
 };
 
 // The merchant's effective limits: the runtime defaults, lowered or raised by the operator's

@@ -290,9 +290,9 @@ class SqliteStore final : public Store {
       if (!moved) return moved;
       auto recorded = insert_usage_locked(payment_id, usage);
       if (!recorded) return recorded;
-      auto insert = Statement::prepare(db(), std::string("INSERT INTO credentials (") +
-                                                 kCredentialColumns +
-                                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      auto insert =
+          Statement::prepare(db(), std::string("INSERT INTO credentials (") + kCredentialColumns +
+                                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       if (!insert) return insert.error();
       auto stored = insert->bind(1, credential.id)
                         .bind(2, credential.merchant_id)
@@ -326,7 +326,8 @@ class SqliteStore final : public Store {
       auto insert = Statement::prepare(
           db(), std::string("INSERT INTO policies (") + kPolicyColumns +
                     ") VALUES (?, (SELECT COALESCE(MAX(version), 0) + 1 FROM policies"
-                    " WHERE merchant_id = ?), ?, ?, ?) RETURNING " + kPolicyColumns);
+                    " WHERE merchant_id = ?), ?, ?, ?) RETURNING " +
+                    kPolicyColumns);
       if (!insert) return insert.error();
       insert->bind(1, merchant_id)
           .bind(2, merchant_id)
@@ -381,9 +382,9 @@ class SqliteStore final : public Store {
       auto exists = find_policy_locked(merchant_id, version);
       if (!exists) return exists.error();
       if (!*exists) {
-        return make_error("policy_not_found", "version",
-                          "merchant " + merchant_id + " has no policy version " +
-                              std::to_string(version));
+        return make_error(
+            "policy_not_found", "version",
+            "merchant " + merchant_id + " has no policy version " + std::to_string(version));
       }
       auto current = policy_state_locked(merchant_id);
       if (!current) return current.error();
@@ -485,8 +486,8 @@ class SqliteStore final : public Store {
       if (!give) return give.error();
       auto given = give->bind(1, id).run();
       if (!given) return given;
-      auto forget = Statement::prepare(
-          db(), "DELETE FROM usage_records WHERE id = ? AND payment_id IS NULL");
+      auto forget =
+          Statement::prepare(db(), "DELETE FROM usage_records WHERE id = ? AND payment_id IS NULL");
       if (!forget) return forget.error();
       auto forgotten = forget->bind(1, usage_id).run();
       if (!forgotten) return forgotten;
@@ -523,6 +524,28 @@ class SqliteStore final : public Store {
       usage.calls_this_period = static_cast<uint64_t>(std::max<int64_t>(0, stmt->column_int(0)));
       usage.active_passes = static_cast<uint64_t>(std::max<int64_t>(0, stmt->column_int(1)));
       usage.package_balance = static_cast<uint64_t>(std::max<int64_t>(0, stmt->column_int(2)));
+      return usage;
+    });
+  }
+
+  Result<MerchantUsage> merchant_usage(const std::string& merchant_id, int64_t period_start_ms,
+                                       int64_t now) override {
+    return guarded([&]() -> Result<MerchantUsage> {
+      std::lock_guard lock(mutex_);
+      auto stmt = Statement::prepare(
+          db(),
+          "SELECT (SELECT COUNT(*) FROM usage_records WHERE merchant_id = ? AND created_ms >= ?),"
+          "       (SELECT COUNT(*) FROM usage_records WHERE merchant_id = ? AND created_ms >= ?)");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, merchant_id)
+          .bind(2, period_start_ms)
+          .bind(3, merchant_id)
+          .bind(4, now - 60'000);
+      auto row = stmt->step();
+      if (!row) return row.error();
+      MerchantUsage usage;
+      usage.calls_this_period = static_cast<uint64_t>(std::max<int64_t>(0, stmt->column_int(0)));
+      usage.calls_last_minute = static_cast<uint64_t>(std::max<int64_t>(0, stmt->column_int(1)));
       return usage;
     });
   }
@@ -776,8 +799,9 @@ class SqliteStore final : public Store {
 
   Result<std::optional<StoredPolicy>> find_policy_locked(const std::string& merchant_id,
                                                          int64_t version) {
-    auto stmt = Statement::prepare(db(), std::string("SELECT ") + kPolicyColumns +
-                                             " FROM policies WHERE merchant_id = ? AND version = ?");
+    auto stmt =
+        Statement::prepare(db(), std::string("SELECT ") + kPolicyColumns +
+                                     " FROM policies WHERE merchant_id = ? AND version = ?");
     if (!stmt) return stmt.error();
     auto row = stmt->bind(1, merchant_id).bind(2, version).step();
     if (!row) return row.error();

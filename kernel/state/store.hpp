@@ -120,6 +120,13 @@ struct PayerUsage {
   uint64_t package_balance = 0;
 };
 
+// A merchant's recent traffic, for pricing (req.merchant_stats in a policy): usage records (paid,
+// free and credential-covered calls alike).
+struct MerchantUsage {
+  uint64_t calls_this_period = 0;
+  uint64_t calls_last_minute = 0;
+};
+
 enum class ClaimOutcome { Claimed, AlreadyClaimed };
 
 struct ClaimResult {
@@ -210,6 +217,8 @@ class Store {
   virtual Status refund_package_call(const std::string& id, const std::string& usage_id) = 0;
   virtual Result<PayerUsage> payer_usage(const std::string& merchant_id, const std::string& payer,
                                          int64_t period_start_ms, int64_t now_ms) = 0;
+  virtual Result<MerchantUsage> merchant_usage(const std::string& merchant_id,
+                                               int64_t period_start_ms, int64_t now_ms) = 0;
 
   // ---- Plugin job queues, namespaced by plugin instance name ----
 

@@ -96,6 +96,19 @@ TEST_F(PolicyBillingTest, FreeModeIsServedWithoutPaymentAndRecorded) {
   EXPECT_TRUE(records[0].payment_id.empty());
 }
 
+TEST_F(PolicyBillingTest, MerchantStatsCountTheMerchantsCallsForSurgePricing) {
+  install_policy(*gateway, "acme", R"(
+    function price(req)
+      if req.path == "/api/health" then return { mode = "free" } end
+      return { amount = 1000 + req.merchant_stats.calls_this_period * 100
+                             + req.merchant_stats.calls_last_minute }
+    end)");
+  EXPECT_EQ(offered_amount(gateway->get("/acme/api/paid")), "1000");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(gateway->get("/acme/api/health").result_int(), 200);
+  // Three recorded calls this period, all within the last minute: 1000 + 3*100 + 3.
+  EXPECT_EQ(offered_amount(gateway->get("/acme/api/paid")), "1303");
+}
+
 TEST_F(PolicyBillingTest, VolumeTiersPriceByThePayersUsageThisPeriod) {
   install_policy(*gateway, "acme", R"(
     function price(req)
