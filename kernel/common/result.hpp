@@ -8,16 +8,17 @@
 namespace x402 {
 
 struct Error {
-  std::string code;     // machine-readable, stable: "invalid_amount", "payto_mismatch", ...
-  std::string field;    // the offending field as a path, e.g. "payload.authorization.value"; may be empty
+  std::string code;  // machine-readable, stable: "invalid_amount", "payto_mismatch", ...
+  std::string
+      field;  // the offending field as a path, e.g. "payload.authorization.value"; may be empty
   std::string message;  // human-readable: what is wrong and, where useful, how to fix it
 };
 
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}      // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }

@@ -22,15 +22,15 @@ class PathPattern;  // config/route_matcher.hpp
 struct ServerConfig {
   std::string listen_address = "127.0.0.1";
   uint16_t listen_port = 8402;
-  unsigned workers = 0;            // 0 = one per core
-  std::string public_url;          // e.g. "https://gw.example"; empty = derived from Host header
+  unsigned workers = 0;    // 0 = one per core
+  std::string public_url;  // e.g. "https://gw.example"; empty = derived from Host header
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 1024 * 1024;
   size_t max_connections = 10000;
-  std::chrono::milliseconds header_timeout{10000};   // read request line + headers
-  std::chrono::milliseconds body_timeout{30000};     // read the body
-  std::chrono::milliseconds idle_timeout{60000};     // keep-alive wait for the next request
-  std::chrono::milliseconds shutdown_grace{15000};   // SIGTERM: drain in-flight up to this
+  std::chrono::milliseconds header_timeout{10000};  // read request line + headers
+  std::chrono::milliseconds body_timeout{30000};    // read the body
+  std::chrono::milliseconds idle_timeout{60000};    // keep-alive wait for the next request
+  std::chrono::milliseconds shutdown_grace{15000};  // SIGTERM: drain in-flight up to this
 };
 
 struct StorageConfig {
@@ -49,14 +49,14 @@ struct PluginsConfig {
 };
 
 struct FacilitatorConfig {
-  std::string name;     // unique; used in logs, metrics and the 503 body
-  std::string plugin;   // plugin name, e.g. "facilitator-http"
+  std::string name;                   // unique; used in logs, metrics and the 503 body
+  std::string plugin;                 // plugin name, e.g. "facilitator-http"
   boost::json::object plugin_config;  // the `config:` block converted to JSON for the plugin
   std::chrono::milliseconds attempt_timeout{0};  // 0 = failover.attempt_timeout
 };
 
 struct BreakerConfig {
-  unsigned failure_threshold = 3;           // consecutive failures that open the breaker
+  unsigned failure_threshold = 3;             // consecutive failures that open the breaker
   std::chrono::milliseconds open_for{30000};  // then one probe is let through (half-open)
 };
 
@@ -74,11 +74,11 @@ struct RoutingConfig {
 };
 
 struct AssetConfig {
-  std::string symbol;        // "USDC"; referenced by routes
+  std::string symbol;  // "USDC"; referenced by routes
   Network network;
-  std::string address;       // token contract, 0x + 40 hex, as written (checksum case kept)
+  std::string address;  // token contract, 0x + 40 hex, as written (checksum case kept)
   unsigned decimals = 6;
-  std::string eip712_name;   // EIP-712 domain name, e.g. "USDC" or "USD Coin"
+  std::string eip712_name;     // EIP-712 domain name, e.g. "USDC" or "USD Coin"
   std::string eip712_version;  // e.g. "2"
 };
 
@@ -97,9 +97,9 @@ struct PriceOption {
 };
 
 struct RouteConfig {
-  std::string path;                  // pattern below the merchant prefix, e.g. "/api/*" or "/**"
+  std::string path;  // pattern below the merchant prefix, e.g. "/api/*" or "/**"
   std::shared_ptr<const PathPattern> pattern;  // `path` compiled at load; never null after load
-  std::vector<std::string> methods;  // upper-case; empty = any
+  std::vector<std::string> methods;            // upper-case; empty = any
   bool free = false;
   std::vector<PriceOption> accepts;  // non-empty unless free; first is the preferred one
   SettleTiming settle = SettleTiming::After;
@@ -160,13 +160,13 @@ struct FacilitatorApiConfig {
 };
 
 struct MerchantConfig {
-  std::string id;                    // URL prefix: routes live under /{id}/...
+  std::string id;  // URL prefix: routes live under /{id}/...
   http::Origin upstream;
-  std::string upstream_url;          // as written
+  std::string upstream_url;                                  // as written
   std::chrono::milliseconds upstream_connect_timeout{2000};  // DNS + TCP + TLS to the upstream
   std::chrono::milliseconds upstream_timeout{30000};         // the whole upstream exchange
-  std::string pay_to;                // 0x + 40 hex
-  std::vector<RouteConfig> routes;   // first match wins
+  std::string pay_to;                                        // 0x + 40 hex
+  std::vector<RouteConfig> routes;                           // first match wins
   MerchantPolicyConfig policy;
 };
 
@@ -184,7 +184,7 @@ struct Config {
   std::vector<MerchantConfig> merchants;
   std::optional<FacilitatorApiConfig> facilitator_api;  // absent: not served
   std::optional<AdminApiConfig> admin;                  // absent: not served
-  std::optional<CredentialsConfig> credentials;  // required when a route is policy-priced
+  std::optional<CredentialsConfig> credentials;         // required when a route is policy-priced
 
   const MerchantConfig* find_merchant(std::string_view id) const;
   const AssetConfig* find_asset(std::string_view symbol, const Network& network) const;

@@ -1,7 +1,6 @@
 // load_config(): the gateway.yaml schema. Sections are read in dependency order (networks before
 // assets before routes) regardless of their order in the file. The first error ends loading: one
 // precise message is easier to act on than a cascade caused by the first mistake.
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/api_key_hash.hpp"
 #include "config/config.hpp"
 #include "config/route_matcher.hpp"
 #include "config/yaml_reader.hpp"
@@ -343,8 +343,7 @@ void read_route_pricing(const Section& s, RouteConfig& route) {
   for (const PriceOption& accepted : route.accepts) {
     Result<Amount> amount = Amount::parse_human(value, accepted.asset->decimals, "policy_fallback");
     if (!amount) {
-      fallback->fail("'" + value + "' must be 'static', 503 or a price: " +
-                     amount.error().message);
+      fallback->fail("'" + value + "' must be 'static', 503 or a price: " + amount.error().message);
     }
     if (amount->is_zero()) fallback->fail("must be greater than 0; a fallback is never free");
     PriceOption option = accepted;
@@ -356,10 +355,9 @@ void read_route_pricing(const Section& s, RouteConfig& route) {
 }
 
 RouteConfig read_route(const Field& item, const Config& config) {
-  const Section s(item,
-                  {"path", "methods", "price", "asset", "network", "accepts", "free", "settle",
-                   "settle_mode", "description", "mime_type", "max_timeout_seconds", "pricing",
-                   "policy_fallback"});
+  const Section s(item, {"path", "methods", "price", "asset", "network", "accepts", "free",
+                         "settle", "settle_mode", "description", "mime_type", "max_timeout_seconds",
+                         "pricing", "policy_fallback"});
   RouteConfig route;
   const Field path = s.require("path");
   route.path = path.as_string();
@@ -442,8 +440,8 @@ RouteConfig read_route(const Field& item, const Config& config) {
 // The bounds mirror kernel/policy/limits.hpp's hard maxima (the config module does not link the
 // policy runtime; the runtime re-validates whatever it is given).
 MerchantPolicyConfig read_merchant_policy(const Field& field) {
-  const Section s(field, {"max_instructions", "max_wall_ms", "max_memory_bytes", "max_amount",
-                          "period"});
+  const Section s(field,
+                  {"max_instructions", "max_wall_ms", "max_memory_bytes", "max_amount", "period"});
   MerchantPolicyConfig policy;
   if (auto f = s.get("max_instructions")) policy.max_instructions = f->as_uint(1000, 10'000'000);
   if (auto f = s.get("max_wall_ms")) policy.max_wall_ms = f->as_uint(1, 50);
@@ -452,8 +450,8 @@ MerchantPolicyConfig read_merchant_policy(const Field& field) {
   }
   if (auto f = s.get("max_amount")) {
     const std::string amount = f->as_nonempty_string();
-    const bool digits = amount.size() <= 78 && amount.find_first_not_of("0123456789") ==
-                                                   std::string::npos;
+    const bool digits =
+        amount.size() <= 78 && amount.find_first_not_of("0123456789") == std::string::npos;
     if (!digits || amount.find_first_not_of('0') == std::string::npos) {
       f->fail("'" + amount + "' must be a positive whole number of atomic units, e.g. " +
               "\"1000000000\" (1000 USDC at 6 decimals)");
@@ -469,19 +467,6 @@ MerchantPolicyConfig read_merchant_policy(const Field& field) {
     }
   }
   return policy;
-}
-
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < size; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
 }
 
 // "env:NAME" → the variable's value. Secrets never sit in the config file itself.
@@ -516,7 +501,7 @@ AdminApiConfig read_admin(const Section& s, const Config& config) {
     } else {
       const std::string secret = secret_from_env(key_field);
       if (secret.size() < 16) key_field.fail("an API key needs at least 16 characters");
-      key.sha256_hex = sha256_hex(secret);
+      key.sha256_hex = api_key_sha256_hex(secret);
     }
     const Field role = k.require("role");
     const std::string role_text = role.as_string();
@@ -543,8 +528,8 @@ AdminApiConfig read_admin(const Section& s, const Config& config) {
 std::optional<Field> read_merchants(const Field& list, Config& config) {
   std::optional<Field> first_paid_route;
   for (const Field& item : list.as_list()) {
-    const Section s(item, {"id", "upstream", "upstream_connect_timeout_ms",
-                           "upstream_timeout_ms", "pay_to", "routes", "policy"});
+    const Section s(item, {"id", "upstream", "upstream_connect_timeout_ms", "upstream_timeout_ms",
+                           "pay_to", "routes", "policy"});
     MerchantConfig merchant;
     const Field id = s.require("id");
     merchant.id = id.as_string();

@@ -1,11 +1,11 @@
 #include "gateway/admin_api.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "config/api_key_hash.hpp"
 #include "gateway/blocking.hpp"
 #include "gateway/policy_service.hpp"
 #include "gateway/responses.hpp"
@@ -25,25 +25,12 @@ http::OutgoingResponse fail(unsigned status, std::string code, std::string field
   return error_response(status, make_error(std::move(code), std::move(field), std::move(message)));
 }
 
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < size; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
-}
-
 // The configured key matching the bearer token; nullptr when none does. Every configured key is
 // compared (in constant time) so the answer's timing says nothing about which one nearly matched.
 const AdminApiKey* authenticate(const AdminApiConfig& admin, std::string_view authorization) {
   constexpr std::string_view kBearer = "Bearer ";
   if (!authorization.starts_with(kBearer)) return nullptr;
-  const std::string presented = sha256_hex(authorization.substr(kBearer.size()));
+  const std::string presented = api_key_sha256_hex(authorization.substr(kBearer.size()));
   const AdminApiKey* found = nullptr;
   for (const auto& key : admin.api_keys) {
     if (key.sha256_hex.size() == presented.size() &&

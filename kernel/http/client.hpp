@@ -26,9 +26,9 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 // Where requests go: parsed once, when config is applied.
 struct Origin {
   bool tls = false;
-  std::string host;       // name or IP literal, used for DNS, SNI and certificate checks
+  std::string host;  // name or IP literal, used for DNS, SNI and certificate checks
   uint16_t port = 0;
-  std::string base_path;  // path prefix from the URL, without trailing '/', may be empty
+  std::string base_path;            // path prefix from the URL, without trailing '/', may be empty
   std::string host_header() const;  // "host" or "host:port" when the port is not the default
   std::string key() const;          // pool key: "https://host:port"
 };
@@ -41,8 +41,8 @@ Result<Origin> parse_origin(std::string_view url);
 Result<std::pair<Origin, std::string>> parse_url(std::string_view url);
 
 struct Timeouts {
-  std::chrono::milliseconds connect{2000};   // DNS + TCP + TLS handshake
-  std::chrono::milliseconds total{30000};    // whole exchange, from start to the last body byte
+  std::chrono::milliseconds connect{2000};  // DNS + TCP + TLS handshake
+  std::chrono::milliseconds total{30000};   // whole exchange, from start to the last body byte
 };
 
 // Why an exchange failed. The stage drives failover: NotSent means no request byte left this
@@ -51,7 +51,8 @@ struct Timeouts {
 struct TransportError {
   enum class Stage { NotSent, MaybeSent } stage = Stage::NotSent;
   bool timed_out = false;
-  std::string message;  // "connection refused", "timeout after 3000 ms", "TLS: certificate verify failed", ...
+  std::string message;  // "connection refused", "timeout after 3000 ms", "TLS: certificate verify
+                        // failed", ...
 };
 
 using Outcome = std::variant<Response, TransportError>;

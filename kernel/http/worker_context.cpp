@@ -6,7 +6,11 @@ namespace {
 thread_local WorkerContext* t_current = nullptr;
 }
 
-WorkerContext* current_worker() { return t_current; }
-void set_current_worker(WorkerContext* worker) { t_current = worker; }
+WorkerContext* current_worker() {
+  return t_current;
+}
+void set_current_worker(WorkerContext* worker) {
+  t_current = worker;
+}
 
 }  // namespace x402::http

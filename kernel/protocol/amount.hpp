@@ -38,7 +38,7 @@ class Amount {
 
   friend bool operator==(const Amount&, const Amount&) = default;
   friend std::strong_ordering operator<=>(const Amount& a, const Amount& b) {
-    return a.v_ < b.v_ ? std::strong_ordering::less
+    return a.v_ < b.v_    ? std::strong_ordering::less
            : a.v_ == b.v_ ? std::strong_ordering::equal
                           : std::strong_ordering::greater;
   }

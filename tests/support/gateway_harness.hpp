@@ -136,9 +136,9 @@ class FakeUpstream {
             received_.push_back(r);
           }
           ++hits_;
-          auto res = http::testing::make_response(static_cast<bhttp::status>(status.load()),
-                                                  R"({"weather":"sunny","path":")" +
-                                                      std::string(r.target()) + "\"}");
+          auto res = http::testing::make_response(
+              static_cast<bhttp::status>(status.load()),
+              R"({"weather":"sunny","path":")" + std::string(r.target()) + "\"}");
           res.set(bhttp::field::content_type, "application/json");
           if (r.method() == bhttp::verb::head) {
             res.content_length(res.body().size());  // what a GET would carry, but no body
@@ -192,8 +192,10 @@ inline std::string gateway_yaml(const ConfigOptions& o) {
        " }\n";
   y += "facilitators:\n";
   for (const auto& f : o.facilitators) {
-    y += "  - name: " + f.name + "\n    plugin: facilitator-http\n    config: { preset: generic, "
-         "url: \"" + f.url + "\", max_429_retries: 0 }\n";
+    y += "  - name: " + f.name +
+         "\n    plugin: facilitator-http\n    config: { preset: generic, "
+         "url: \"" +
+         f.url + "\", max_429_retries: 0 }\n";
   }
   y += "assets:\n  - symbol: USDC\n    network: base-sepolia\n    address: \"" +
        std::string(kUsdc) + "\"\n    decimals: 6\n    eip712: { name: USDC, version: \"2\" }\n";
@@ -326,8 +328,7 @@ inline http::Response get_within(uint16_t port, const std::string& target,
   request.prepare_payload();
   auto exchange = [&]() -> asio::awaitable<http::Response> {
     stream.expires_after(limit);
-    co_await stream.async_connect({asio::ip::make_address("127.0.0.1"), port},
-                                  asio::use_awaitable);
+    co_await stream.async_connect({asio::ip::make_address("127.0.0.1"), port}, asio::use_awaitable);
     co_await bhttp::async_write(stream, request, asio::use_awaitable);
     boost::beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::string_body> parser;

@@ -1,6 +1,7 @@
 #pragma once
-// A tiny in-process HTTP(S) server for tests (client tests, fake upstreams and facilitators): its own io_context on its own thread, bound
-// to an ephemeral port on 127.0.0.1, with a scripted behaviour per request.
+// A tiny in-process HTTP(S) server for tests (client tests, fake upstreams and facilitators): its
+// own io_context on its own thread, bound to an ephemeral port on 127.0.0.1, with a scripted
+// behaviour per request.
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

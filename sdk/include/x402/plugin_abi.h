@@ -88,7 +88,7 @@ typedef struct x402_http_response {
   const x402_header* headers;
   size_t header_count;
   x402_str body;
-  x402_str error; /* human-readable transport error when outcome != OK */
+  x402_str error;    /* human-readable transport error when outcome != OK */
   uint8_t timed_out; /* 1 when the failure was the timeout */
 } x402_http_response;
 
@@ -120,8 +120,8 @@ typedef struct x402_host_api {
   void* host;         /* pass back as the first argument of every call */
 
   void (*log)(void* host, x402_log_level level, x402_str plugin_instance, x402_str message);
-  uint64_t (*now_unix_ms)(void* host);   /* wall clock */
-  uint64_t (*monotonic_ms)(void* host);  /* for durations */
+  uint64_t (*now_unix_ms)(void* host);  /* wall clock */
+  uint64_t (*monotonic_ms)(void* host); /* for durations */
 
   /* Asynchronous HTTP(S) through the host's pooled client. */
   void (*http_request)(void* host, const x402_http_request* request, x402_http_callback callback,
@@ -180,18 +180,18 @@ typedef enum x402_facilitator_outcome {
    * normalized JSON: verify {isValid, invalidReason?, invalidMessage?, payer?}, settle
    * {success, errorReason?, errorMessage?, payer?, transaction, network, amount?}. */
   X402_FAC_ANSWERED = 0,
-  X402_FAC_NOT_SENT = 1,     /* surely never reached the facilitator: safe to fail over */
-  X402_FAC_UNAVAILABLE = 2,  /* reached it, no usable verdict: 5xx without verdict, garbage,
-                                timeout after sending, 429 exhausted */
-  X402_FAC_PENDING = 3,      /* settle broadcast but not confirmed (e.g. "settlement_pending");
-                                body carries the normalized settle JSON with the transaction */
+  X402_FAC_NOT_SENT = 1,    /* surely never reached the facilitator: safe to fail over */
+  X402_FAC_UNAVAILABLE = 2, /* reached it, no usable verdict: 5xx without verdict, garbage,
+                               timeout after sending, 429 exhausted */
+  X402_FAC_PENDING = 3,     /* settle broadcast but not confirmed (e.g. "settlement_pending");
+                               body carries the normalized settle JSON with the transaction */
 } x402_facilitator_outcome;
 
 typedef struct x402_facilitator_result {
   x402_facilitator_outcome outcome;
-  int http_status; /* 0 when no response */
-  x402_str body;   /* normalized verdict JSON when ANSWERED or PENDING, else empty */
-  x402_str error;  /* short human-readable description when not ANSWERED */
+  int http_status;         /* 0 when no response */
+  x402_str body;           /* normalized verdict JSON when ANSWERED or PENDING, else empty */
+  x402_str error;          /* short human-readable description when not ANSWERED */
   uint32_t retry_after_ms; /* from Retry-After, 0 if none */
 } x402_facilitator_result;
 
@@ -239,11 +239,11 @@ typedef struct x402_facilitator_vtable {
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct x402_routing_candidate {
-  x402_str name;      /* facilitator instance name from YAML */
-  uint32_t priority;  /* 0-based position in the YAML list */
-  uint8_t supports;   /* 1 when its /supported covers (x402Version, scheme, network) */
-  uint8_t healthy;    /* 0 when its circuit breaker is open */
-  uint8_t supported_known; /* 0 when /supported has not been fetched successfully yet */
+  x402_str name;              /* facilitator instance name from YAML */
+  uint32_t priority;          /* 0-based position in the YAML list */
+  uint8_t supports;           /* 1 when its /supported covers (x402Version, scheme, network) */
+  uint8_t healthy;            /* 0 when its circuit breaker is open */
+  uint8_t supported_known;    /* 0 when /supported has not been fetched successfully yet */
   uint32_t recent_latency_ms; /* moving average of recent attempts, 0 if unknown */
 } x402_routing_candidate;
 
