@@ -5,6 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { getAddress } from "viem";
 import { balances, publicClient, receiptTransfers, transferLogs } from "./lib/chain.mjs";
+import { selfhostedFacilitator } from "./lib/gateway.mjs";
 import { payWithOfficialClient } from "./lib/payments.mjs";
 import { resourceUrl, startStack } from "./lib/stack.mjs";
 
@@ -13,26 +14,11 @@ const PRICE = 10000n;  // "0.01" USDC in atomic units
 let stack;
 let gw;
 
-function selfhosted(devnet, relayerKeys) {
-  return {
-    name: "selfhosted",
-    plugin: "facilitator-selfhosted",
-    config: {
-      rpc_url: devnet.rpcUrl,
-      chain_id: devnet.chainId,
-      relayer_keys: relayerKeys,
-      assets: [devnet.token.address],
-      receipt_poll_ms: 50,
-      settle_wait_timeout_ms: 30000,
-    },
-  };
-}
-
 before(async () => {
   stack = await startStack("selfhosted");
   const { devnet } = stack;
   gw = await stack.x402d({
-    facilitators: [selfhosted(devnet, [devnet.accounts.relayers[0].privateKey])],
+    facilitators: [selfhostedFacilitator(devnet, [devnet.accounts.relayers[0].privateKey])],
     routes: [
       { path: "/weather", methods: ["GET"], price: "0.01", description: "confirmed settle" },
       { path: "/fast", methods: ["GET"], price: "0.01", description: "broadcast settle",
