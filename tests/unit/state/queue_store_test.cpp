@@ -13,28 +13,14 @@
 #include <vector>
 
 #include "state/store.hpp"
+#include "temp_dir.hpp"
 
 namespace x402 {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "x402-queue-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 std::unique_ptr<Store> open_or_fail(const std::string& path) {
   auto store = open_sqlite_store(path);

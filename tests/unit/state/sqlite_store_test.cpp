@@ -11,29 +11,14 @@
 
 #include "state/sqlite_schema.hpp"
 #include "state/store.hpp"
+#include "temp_dir.hpp"
 
 namespace x402 {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory per test, so file-backed tests never share a database.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "x402-state-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 // Reads the database through a separate raw connection, the way an operator (or the PostgreSQL
 // port of these tests) would see it, rather than through the API under test.
