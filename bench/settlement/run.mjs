@@ -22,7 +22,7 @@ import { startDevnet } from "../../tests/e2e/lib/devnet.mjs";
 import { startX402d } from "../../tests/e2e/lib/gateway.mjs";
 import { startReferenceFacilitator } from "../../tests/e2e/lib/peers.mjs";
 import { closedPort, stopAll, track } from "../../tests/e2e/lib/processes.mjs";
-import { signAuthorization } from "../../tests/e2e/lib/payments.mjs";
+import { exactRequirement, facilitatorRequestBody, presignPayments } from "../lib/payments.mjs";
 import { transferLogs } from "../../tests/e2e/lib/chain.mjs";
 
 const { values: opts } = parseArgs({
@@ -48,31 +48,12 @@ const PRICE = 1000n; // 0.001 USDC: 1000 payers' worth fits in the devnet's fund
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "x402-bench-settlement-"));
 const log = (...a) => console.error("bench:", ...a);
 
-// The /settle body for one fresh authorization, as an x402 server would send it.
-async function settleBody(devnet, payer) {
-  const accepted = {
-    scheme: "exact", network: devnet.network, amount: String(PRICE), asset: devnet.token.address,
-    payTo: devnet.accounts.merchant.address, maxTimeoutSeconds: 600,
-    extra: { name: devnet.token.name, version: devnet.token.version },
-  };
-  const { authorization, signature } = await signAuthorization({
-    devnet, privateKey: payer.privateKey, to: accepted.payTo, value: PRICE, validForSeconds: 3600,
-  });
-  return JSON.stringify({
-    x402Version: 2,
-    paymentPayload: {
-      x402Version: 2, resource: { url: "http://bench.local/r" }, accepted,
-      payload: { signature, authorization },
-    },
-    paymentRequirements: accepted,
-  });
-}
-
+// /settle bodies for `count` fresh authorizations (0.001 USDC each, from the payers in turn), as an
+// x402 server would send them.
 async function presign(devnet, count) {
-  const payers = devnet.accounts.payers;
-  const bodies = [];
-  for (let i = 0; i < count; i++) bodies.push(await settleBody(devnet, payers[i % payers.length]));
-  return bodies;
+  const accepted = exactRequirement(devnet, { amount: PRICE });
+  const payloads = await presignPayments({ devnet, accepted, resourceUrl: "http://bench.local/r", count });
+  return payloads.map(facilitatorRequestBody);
 }
 
 // Sends every body to url/settle with `concurrency` in flight; returns wall seconds, successes,

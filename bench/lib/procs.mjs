@@ -1,0 +1,117 @@
+// Processes for the benchmarks: started pinned to CPU cores (taskset), with stdout+stderr going
+// straight to a log file (no pipe through node, which would cost CPU on the measured path), and
+// readiness seen in that file. Every child is killed when the driver exits.
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+
+const children = new Set();
+process.on("exit", () => {
+  for (const c of children) {
+    try { c.kill("SIGKILL"); } catch { /* gone */ }
+  }
+});
+
+// Starts `command args` on `cpus` ("0", "1", "0-1"; null = not pinned). Resolves to
+// {child, pid, match, logFile, stop()} once the log matches `ready` (a RegExp), or rejects with the
+// log's tail when the process exits first or takes longer than timeoutMs. Without `ready` it
+// resolves at once.
+export function startPinned({ name, command, args = [], cpus = null, logFile, ready, env, cwd, timeoutMs = 30000 }) {
+  const fd = fs.openSync(logFile, "w");
+  const [cmd, argv] = cpus === null ? [command, args] : ["taskset", ["-c", String(cpus), command, ...args]];
+  const child = spawn(cmd, argv, { stdio: ["ignore", fd, fd], env: { ...process.env, ...env }, cwd });
+  fs.closeSync(fd);
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  const tail = () => fs.readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n");
+  const handle = (match) => ({ child, pid: child.pid, match, logFile, stop: () => stopChild(child) });
+  if (!ready) return Promise.resolve(handle(null));
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const finish = (fn, v) => { if (!done) { done = true; clearInterval(poll); clearTimeout(timer); fn(v); } };
+    const poll = setInterval(() => {
+      const m = fs.readFileSync(logFile, "utf8").match(ready);
+      if (m) finish(resolve, handle(m));
+    }, 20);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      finish(reject, new Error(`${name} not ready within ${timeoutMs} ms; log ${logFile}:\n${tail()}`));
+    }, timeoutMs);
+    child.on("error", (e) => finish(reject, new Error(`cannot start ${name} (${command}): ${e.message}`)));
+    child.on("exit", (code, sig) => finish(reject, new Error(`${name} exited (${sig ?? code}) before it was ready; log ${logFile}:\n${tail()}`)));
+  });
+}
+
+export function stopChild(child, graceMs = 5000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    child.once("exit", () => { clearTimeout(timer); resolve(); });
+    child.kill("SIGTERM");
+  });
+}
+
+export async function stopAllPinned() {
+  await Promise.all([...children].map((c) => stopChild(c)));
+}
+
+// A loopback port free right now (bound by the OS, then released): ports are chosen at run time so
+// the benchmarks can run next to tests that use fixed ports.
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// Resident set size in KiB of pid and all its descendants (nginx: master + workers), from /proc.
+export function rssKiB(pid) {
+  const parentOf = new Map();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      parentOf.set(Number(entry), ppid);
+    } catch { /* exited meanwhile */ }
+  }
+  const inTree = (p) => { for (let q = p; q > 1; q = parentOf.get(q)) if (q === pid) return true; return false; };
+  let total = 0;
+  for (const p of parentOf.keys()) {
+    if (!inTree(p)) continue;
+    try {
+      const m = fs.readFileSync(`/proc/${p}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
+      if (m) total += Number(m[1]);
+    } catch { /* exited meanwhile */ }
+  }
+  return total;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls url until it answers with `status` (any status when null).
+export async function waitForHttp(url, { status = null, timeoutMs = 15000 } = {}) {
+  const until = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < until) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (status === null || res.status === status) return res.status;
+      last = `status ${res.status}`;
+    } catch (e) { last = e.message; }
+    await sleep(50);
+  }
+  throw new Error(`${url} not ready within ${timeoutMs} ms (${last})`);
+}
+
+// What a command prints (stdout and stderr: nginx -v writes to stderr), for the versions table.
+export function commandOutput(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  if (r.error) return `unavailable (${r.error.message})`;
+  return `${r.stdout}${r.stderr}`.trim();
+}
