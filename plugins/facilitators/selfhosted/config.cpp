@@ -31,7 +31,10 @@ const char* const kConfigSchemaJson = R"({
     "settle_wait_timeout_ms": {"type": "integer"},
     "rpc_timeout_ms": {"type": "integer"},
     "valid_before_margin_seconds": {"type": "integer"},
-    "low_balance_gwei": {"type": ["integer", "string"]}
+    "low_balance_gwei": {"type": ["integer", "string"]},
+    "lease_ttl_ms": {"type": "integer"},
+    "lease_renew_ms": {"type": "integer"},
+    "lease_clock_margin_ms": {"type": "integer"}
   },
   "required": ["rpc_url", "relayer_keys"],
   "additionalProperties": false
@@ -146,7 +149,10 @@ SelfhostedConfig parse_config(std::string_view config_json, const EnvLookup& get
                                                "settle_wait_timeout_ms",
                                                "rpc_timeout_ms",
                                                "valid_before_margin_seconds",
-                                               "low_balance_gwei"};
+                                               "low_balance_gwei",
+                                               "lease_ttl_ms",
+                                               "lease_renew_ms",
+                                               "lease_clock_margin_ms"};
   for (const auto& kv : o) {
     bool ok = false;
     for (auto k : known) ok = ok || kv.key() == k;
@@ -232,6 +238,15 @@ SelfhostedConfig parse_config(std::string_view config_json, const EnvLookup& get
   c.valid_before_margin_seconds =
       uint_field(o, "valid_before_margin_seconds", c.valid_before_margin_seconds, 0, 3600);
   if (auto wei = gwei_field(o, "low_balance_gwei", "low_balance_gwei")) c.low_balance_wei = *wei;
+  c.lease_ttl_ms = uint_field(o, "lease_ttl_ms", c.lease_ttl_ms, 1000, 600000);
+  c.lease_clock_margin_ms =
+      uint_field(o, "lease_clock_margin_ms", c.lease_clock_margin_ms, 0, 600000);
+  c.lease_renew_ms = uint_field(o, "lease_renew_ms", c.lease_renew_ms, 10, 600000);
+  // The holder must get a renewal in while it may still act on the lease.
+  if (c.lease_clock_margin_ms >= c.lease_ttl_ms)
+    fail("lease_clock_margin_ms", "must be less than lease_ttl_ms");
+  if (c.lease_renew_ms >= c.lease_ttl_ms - c.lease_clock_margin_ms)
+    fail("lease_renew_ms", "must be less than lease_ttl_ms - lease_clock_margin_ms");
   return c;
 }
 

@@ -34,6 +34,12 @@ struct SelfhostedConfig {
   uint32_t rpc_timeout_ms = 10000;
   uint32_t valid_before_margin_seconds = 6;           // validBefore must be >= now + this
   uint64_t low_balance_wei = 10'000'000'000'000'000;  // 0.01 ETH: warn below
+  // Relayer leases (nodes sharing one store and the same keys): a lease lasts lease_ttl_ms, is
+  // renewed every lease_renew_ms, and its holder stops using the relayer lease_clock_margin_ms
+  // before the expiry it wrote, so that clocks this far apart never see two holders.
+  uint32_t lease_ttl_ms = 10000;
+  uint32_t lease_renew_ms = 2000;
+  uint32_t lease_clock_margin_ms = 3000;
 };
 
 // Reads an environment variable / a file; injected so tests need neither.

@@ -1,7 +1,8 @@
 #pragma once
 // One settlement job in the host's durable queue: its states and its data (JSON the plugin owns).
-//   pending -> processing -> sent -> completed | confirmation_failed
-//   pending/processing -> failed        (refused before any transaction, e.g. expired in queue)
+//   pending -> claimed|<relayer> -> processing -> sent -> completed | confirmation_failed
+//   pending/claimed -> failed           (refused before any transaction, e.g. expired in queue)
+//   claimed -> pending                  (never signed: fees unreadable, or the lease was lost)
 //   processing(with tx) / sent -> pending  (only when the relayer nonce was consumed by another
 //                                          transaction and the authorization is still unused)
 // A job in processing that carries raw_tx was written ahead: that exact transaction may be on

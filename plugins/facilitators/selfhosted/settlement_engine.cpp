@@ -71,6 +71,8 @@ SettlementEngine::SettlementEngine(const SelfhostedConfig& config, HostBridge& b
       executor_(executor),
       host_(bridge.host()),
       chain_id_(config.chain_id.value_or(0)),
+      node_id_(random_node_id()),
+      lease_timer_(executor),
       confirmer_timer_(executor),
       metrics_timer_(executor) {
   for (const auto& key : config.relayer_keys) {
@@ -114,6 +116,7 @@ void SettlementEngine::notify(const std::string& id) {
 void SettlementEngine::stop() {
   stopping_ = true;
   for (auto& r : relayers_) r->wake->cancel();
+  lease_timer_.cancel();
   confirmer_timer_.cancel();
   metrics_timer_.cancel();
   for (auto& [id, timer] : waiters_) timer->cancel();
@@ -136,63 +139,174 @@ asio::awaitable<void> SettlementEngine::sleep_ms(asio::steady_timer& timer, uint
 
 asio::awaitable<bool> SettlementEngine::start() {
   if (chain_id_ == 0 || started_) co_return started_;
-  QueueResult processing = co_await bridge_.queue_list("", std::string(state::kProcessing), 100000);
-  QueueResult sent = co_await bridge_.queue_list("", std::string(state::kSent), 100000);
-  if (!processing.ok || !sent.ok) {
-    host_.warn("settlement queue unreadable at start: " + processing.error + sent.error);
+  if (!co_await lease_pass()) {
+    host_.warn("settlement queue unreadable at start");
     co_return false;
   }
-  std::vector<RpcCall> calls;
-  for (const auto& r : relayers_)
-    calls.push_back(rpc::transaction_count(r->key.address(), "pending"));
-  RpcBatch counts = co_await rpc_.batch(std::move(calls));
-  if (!counts.ok()) {
-    host_.warn("chain RPC unreachable at start: " + counts.transport_error);
-    co_return false;
-  }
-  for (size_t i = 0; i < relayers_.size(); ++i) {
-    auto n = rpc::quantity_u64(counts.replies[i]);
-    if (!n) {
-      host_.warn("eth_getTransactionCount failed for relayer " + relayers_[i]->address);
-      co_return false;
-    }
-    relayers_[i]->next_nonce = *n;
-    relayers_[i]->in_flight = 0;
-  }
-  // Nonces already handed out (written ahead or sent) stay taken, whatever the node says.
-  size_t requeued = 0, reexamined = 0;
-  auto account = [&](const sdk::QueueJob& job, const JobData& d) {
-    if (!d.has_tx()) return false;
-    if (Relayer* r = relayer_by_address(d.relayer)) {
-      r->next_nonce = std::max(r->next_nonce, *d.relayer_nonce + 1);
-      ++r->in_flight;
-    } else {
-      host_.error("job " + job.id + " was sent from relayer " + d.relayer +
-                  ", which is no longer configured; it can be confirmed but not re-signed");
-    }
-    examine_now_.insert(job.id);
-    ++reexamined;
-    return true;
-  };
-  for (const auto& job : sent.jobs)
-    if (auto d = JobData::from_json(job.data)) account(job, *d);
-  for (const auto& job : processing.jobs) {
-    auto d = JobData::from_json(job.data);
-    if (!d) continue;
-    if (account(job, *d)) continue;
-    // Claimed but never signed: nothing can be on the network for it.
-    auto r = co_await bridge_.queue_update(job.id, std::string(state::kProcessing),
-                                           std::string(state::kPending), "", job.data);
-    if (r.ok && !r.jobs.empty()) ++requeued;
-  }
-  if (requeued || reexamined)
-    host_.info("recovery: " + std::to_string(requeued) + " unsigned job(s) back to pending, " +
-               std::to_string(reexamined) + " job(s) with a transaction to re-examine");
+  size_t held = 0;
+  for (const auto& r : relayers_) held += r->lease.empty() ? 0 : 1;
+  host_.info("settlement node " + node_id_ + " started holding " + std::to_string(held) + " of " +
+             std::to_string(relayers_.size()) + " relayer lease(s)");
   started_ = true;
+  asio::co_spawn(executor_, lease_loop(), asio::detached);
   for (auto& r : relayers_) asio::co_spawn(executor_, sender_loop(*r), asio::detached);
   asio::co_spawn(executor_, confirmer_loop(), asio::detached);
   asio::co_spawn(executor_, metrics_loop(), asio::detached);
   wake_senders();
+  co_return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relayer leases
+// ---------------------------------------------------------------------------------------------
+
+bool SettlementEngine::holds(const Relayer& relayer) const {
+  return !relayer.lease.empty() && relayer.recovered &&
+         host_.now_unix_ms() < relayer.lease_valid_until_ms;
+}
+
+asio::awaitable<void> SettlementEngine::lease_loop() {
+  while (!stopping_) {
+    co_await sleep_ms(lease_timer_, config_.lease_renew_ms);
+    if (stopping_) break;
+    try {
+      co_await lease_pass();
+    } catch (const std::exception& e) {
+      host_.error(std::string("relayer lease pass failed: ") + e.what());
+    }
+  }
+}
+
+asio::awaitable<bool> SettlementEngine::lease_pass() {
+  // Two passes interleaved would race their own compare-and-sets and read the loss as a takeover.
+  if (lease_pass_running_) co_return true;
+  lease_pass_running_ = true;
+  bool ok = true;
+  try {
+    for (auto& r : relayers_) {
+      if (stopping_) break;
+      ok = co_await keep_lease(*r) && ok;
+    }
+  } catch (...) {
+    lease_pass_running_ = false;
+    throw;
+  }
+  lease_pass_running_ = false;
+  co_return ok;
+}
+
+void SettlementEngine::drop_lease(Relayer& relayer, const std::string& why) {
+  host_.warn("relayer " + relayer.address + ": lease lost (" + why + "); node " + node_id_ +
+             " stops sending with it");
+  relayer.lease.clear();
+  relayer.recovered = false;
+  relayer.in_flight = 0;
+}
+
+// Renews our lease, or takes a free or expired one. A failed store call changes nothing: the
+// validity we already have runs out on its own, before the lease expires on the other nodes.
+asio::awaitable<bool> SettlementEngine::keep_lease(Relayer& relayer) {
+  static const std::string kLeaseData = "{}";
+  const uint64_t now = host_.now_unix_ms();
+  const std::string id = lease_job_id(relayer.address);
+  QueueResult current = co_await bridge_.queue_list(id, "", 1);
+  if (!current.ok) co_return false;
+  const std::string want = lease_state(node_id_, now + config_.lease_ttl_ms);
+  std::string replaced;  // the state our write replaced (empty: the lease did not exist)
+  bool won = false;
+  if (current.jobs.empty()) {
+    QueueResult put = co_await bridge_.queue_put(id, "lease", want, kLeaseData);
+    if (!put.ok) co_return false;
+    won = !put.jobs.empty() && put.jobs[0].state == want;
+  } else {
+    const sdk::QueueJob& job = current.jobs[0];
+    auto lease = parse_lease_state(job.state);
+    if (lease && lease->node != node_id_ && now < lease->expires_ms) {
+      if (!relayer.lease.empty()) drop_lease(relayer, "node " + lease->node + " holds it");
+      co_return true;
+    }
+    QueueResult update = co_await bridge_.queue_update(id, job.state, want, "lease", kLeaseData);
+    if (!update.ok) co_return false;
+    won = !update.jobs.empty();
+    replaced = job.state;
+  }
+  if (!won) {
+    if (!relayer.lease.empty()) drop_lease(relayer, "another node wrote it first");
+    co_return true;
+  }
+  // Held without a break only when the record we replaced is the one we wrote last: otherwise
+  // another node may have held it since and handed out nonces.
+  if (relayer.lease.empty() || replaced != relayer.lease) {
+    auto previous = parse_lease_state(replaced);
+    host_.info("node " + node_id_ + " holds the lease of relayer " + relayer.address +
+               (previous && previous->node != node_id_
+                    ? " (taken over from node " + previous->node + ", expired)"
+                    : std::string()));
+    relayer.recovered = false;
+  }
+  relayer.lease = want;
+  relayer.lease_valid_until_ms = now + config_.lease_ttl_ms - config_.lease_clock_margin_ms;
+  if (!relayer.recovered) {
+    relayer.recovered = co_await recover_relayer(relayer);
+    if (relayer.recovered) {
+      relayer.wake_pending = true;
+      relayer.wake->cancel();
+    }
+  }
+  co_return true;
+}
+
+// Run when this node takes a relayer's lease, and again while it fails. The relayer's counter
+// starts at max(pending transaction count, highest nonce recorded in a job + 1): nonces already
+// handed out (written ahead or sent) stay taken, whatever the node says. Jobs claimed for it but
+// never signed go back to pending: their claimer lost the lease, nothing of theirs can be on the
+// network.
+asio::awaitable<bool> SettlementEngine::recover_relayer(Relayer& relayer) {
+  RpcBatch count = co_await rpc_.call(rpc::transaction_count(relayer.key.address(), "pending"));
+  auto pending_count = count.ok() ? rpc::quantity_u64(count.replies[0]) : std::nullopt;
+  if (!pending_count) {
+    host_.warn("relayer " + relayer.address + ": cannot read its transaction count (" +
+               count.transport_error + "); recovery retried");
+    co_return false;
+  }
+  // processing first: a job moving on to sent in between is then seen twice, never missed.
+  QueueResult processing = co_await bridge_.queue_list("", std::string(state::kProcessing), 100000);
+  QueueResult sent = co_await bridge_.queue_list("", std::string(state::kSent), 100000);
+  QueueResult claimed = co_await bridge_.queue_list("", claimed_state(relayer.address), 100000);
+  if (!processing.ok || !sent.ok || !claimed.ok) {
+    host_.warn("relayer " + relayer.address + ": settlement queue unreadable; recovery retried");
+    co_return false;
+  }
+  uint64_t next = *pending_count;
+  std::set<std::string> held;
+  size_t requeued = 0;
+  for (const auto* list : {&processing.jobs, &sent.jobs})
+    for (const auto& job : *list) {
+      auto d = JobData::from_json(job.data);
+      if (!d || !d->has_tx() || d->relayer != relayer.address) continue;
+      next = std::max(next, *d->relayer_nonce + 1);
+      if (held.insert(job.id).second) examine_now_.insert(job.id);
+    }
+  for (const auto& job : claimed.jobs) {
+    auto r = co_await bridge_.queue_update(job.id, job.state, std::string(state::kPending), "",
+                                           job.data);
+    if (r.ok && !r.jobs.empty()) ++requeued;
+  }
+  // Left by a version that claimed straight into processing: unsigned, so nothing is on the
+  // network for them. (This version never leaves a job in processing without a transaction.)
+  for (const auto& job : processing.jobs) {
+    auto d = JobData::from_json(job.data);
+    if (!d || d->has_tx()) continue;
+    auto r = co_await bridge_.queue_update(job.id, job.state, std::string(state::kPending), "",
+                                           job.data);
+    if (r.ok && !r.jobs.empty()) ++requeued;
+  }
+  relayer.next_nonce = next;
+  relayer.in_flight = held.size();
+  relayer.next_recount = {};
+  host_.info("recovery of relayer " + relayer.address + ": next nonce " + std::to_string(next) +
+             ", " + std::to_string(requeued) + " unsigned job(s) back to pending, " +
+             std::to_string(held.size()) + " job(s) with a transaction to re-examine");
   co_return true;
 }
 
@@ -337,7 +451,7 @@ std::optional<eth::SignedTransaction> SettlementEngine::sign(Relayer& r, uint64_
 }
 
 asio::awaitable<void> SettlementEngine::send_round(Relayer& relayer) {
-  if (!started_ || stopping_) co_return;
+  if (!started_ || stopping_ || !holds(relayer)) co_return;
   if (relayer.in_round) {
     relayer.wake_pending = true;  // the running round may have missed what this call was for
     co_return;
@@ -381,8 +495,11 @@ asio::awaitable<void> SettlementEngine::send_round_now(Relayer& relayer) {
   if (relayer.in_flight >= config_.max_in_flight_per_relayer) co_return;
   uint32_t limit = static_cast<uint32_t>(
       std::min<size_t>(config_.batch_size, config_.max_in_flight_per_relayer - relayer.in_flight));
-  QueueResult claimed = co_await bridge_.queue_claim(std::string(state::kPending),
-                                                     std::string(state::kProcessing), limit);
+  // Claimed into a state naming the relayer: whoever takes its lease next knows they are unsigned
+  // claims of a node that lost it, and nobody else touches them meanwhile.
+  const std::string claimed_as = claimed_state(relayer.address);
+  QueueResult claimed =
+      co_await bridge_.queue_claim(std::string(state::kPending), claimed_as, limit);
   if (!claimed.ok) {
     host_.warn("settlement queue claim failed: " + claimed.error);
     co_return;
@@ -396,8 +513,7 @@ asio::awaitable<void> SettlementEngine::send_round_now(Relayer& relayer) {
     // Nothing signed yet: handing the jobs back is safe.
     host_.warn("cannot read fees from the chain; settlements wait");
     for (const auto& j : claimed.jobs) {
-      co_await bridge_.queue_update(j.id, std::string(state::kProcessing),
-                                    std::string(state::kPending), "", j.data);
+      co_await bridge_.queue_update(j.id, claimed_as, std::string(state::kPending), "", j.data);
       sending_.erase(j.id);
     }
     co_return;
@@ -428,6 +544,12 @@ asio::awaitable<void> SettlementEngine::send_round_now(Relayer& relayer) {
       sending_.erase(j.id);
       continue;
     }
+    if (!holds(relayer)) {
+      // The lease ran out meanwhile: its next holder may be counting nonces already.
+      co_await bridge_.queue_update(j.id, claimed_as, std::string(state::kPending), "", j.data);
+      sending_.erase(j.id);
+      continue;
+    }
     uint64_t nonce = relayer.next_nonce;
     auto signed_tx = sign(relayer, nonce, *fees, *calldata, d->asset);
     if (!signed_tx) {
@@ -447,13 +569,11 @@ asio::awaitable<void> SettlementEngine::send_round_now(Relayer& relayer) {
     d->sent_ms = now_ms;
     d->broadcast_attempts = 1;
     // Write ahead: the transaction is durable before any node can see it.
-    QueueResult w = co_await bridge_.queue_update(j.id, std::string(state::kProcessing),
-                                                  std::string(state::kProcessing), relayer.address,
-                                                  d->to_json());
+    QueueResult w = co_await bridge_.queue_update(j.id, claimed_as, std::string(state::kProcessing),
+                                                  relayer.address, d->to_json());
     if (!w.ok || w.jobs.empty()) {
       host_.warn("settlement queue write-ahead failed for " + j.id + ": " + w.error);
-      co_await bridge_.queue_update(j.id, std::string(state::kProcessing),
-                                    std::string(state::kPending), "", j.data);
+      co_await bridge_.queue_update(j.id, claimed_as, std::string(state::kPending), "", j.data);
       sending_.erase(j.id);
       continue;  // the nonce was not used: the next job takes it
     }
@@ -462,6 +582,11 @@ asio::awaitable<void> SettlementEngine::send_round_now(Relayer& relayer) {
     batch.push_back({w.jobs[0], std::move(*d)});
   }
   if (batch.empty()) co_return;
+  if (!holds(relayer)) {
+    // Written ahead, not sent: the lease's next holder re-examines them and sends the same bytes.
+    for (const auto& o : batch) sending_.erase(o.job.id);
+    co_return;
+  }
 
   std::vector<RpcCall> calls;
   for (const auto& o : batch)
@@ -525,6 +650,28 @@ asio::awaitable<void> SettlementEngine::confirm_once() {
   QueueResult processing =
       co_await bridge_.queue_list("", std::string(state::kProcessing), kListLimit);
   if (!sent.ok || !processing.ok) co_return;
+  // Whose jobs this node looks after: those of the relayers it holds, and those of relayers no
+  // node here is configured with whose lease nobody holds (a key removed from the config: its
+  // jobs can still be confirmed and re-broadcast byte for byte). A live holder elsewhere does
+  // its own, so two nodes never act on one relayer's transactions.
+  std::map<std::string, bool> ours;
+  const uint64_t lease_now = host_.now_unix_ms();
+  for (const auto* list : {&sent.jobs, &processing.jobs})
+    for (const auto& job : *list) {
+      auto d = JobData::from_json(job.data);
+      if (!d || !d->has_tx() || ours.count(d->relayer)) continue;
+      if (const Relayer* r = relayer_by_address(d->relayer)) {
+        ours[d->relayer] = holds(*r);
+        continue;
+      }
+      QueueResult lease = co_await bridge_.queue_list(lease_job_id(d->relayer), "", 1);
+      if (!lease.ok) {
+        ours[d->relayer] = false;
+        continue;
+      }
+      auto l = lease.jobs.empty() ? std::nullopt : parse_lease_state(lease.jobs[0].state);
+      ours[d->relayer] = !l || lease_now >= l->expires_ms;
+    }
   struct Watched {
     sdk::QueueJob job;
     JobData data;
@@ -534,7 +681,7 @@ asio::awaitable<void> SettlementEngine::confirm_once() {
   std::vector<RpcCall> calls{rpc::block_number()};
   auto watch = [&](const sdk::QueueJob& job) {
     auto d = JobData::from_json(job.data);
-    if (!d || !d->has_tx() || sending_.count(job.id)) return;
+    if (!d || !d->has_tx() || sending_.count(job.id) || !ours[d->relayer]) return;
     watched.push_back({job, *d, calls.size()});
     for (const auto& h : d->hashes) calls.push_back(rpc::transaction_receipt(h));
   };
@@ -669,7 +816,7 @@ asio::awaitable<bool> SettlementEngine::finish(const sdk::QueueJob& job, JobData
                                                 d.to_json());
   if (!r.ok || r.jobs.empty()) co_return false;  // moved meanwhile, or the store failed: next pass
   if (d.relayer_nonce)
-    if (Relayer* rel = relayer_by_address(d.relayer); rel && rel->in_flight > 0) {
+    if (Relayer* rel = relayer_by_address(d.relayer); rel && holds(*rel) && rel->in_flight > 0) {
       --rel->in_flight;
       // A slot is free: jobs waiting behind a full relayer go now, not at the next poll.
       wake_senders();
@@ -701,7 +848,7 @@ asio::awaitable<void> SettlementEngine::back_to_pending(const sdk::QueueJob& job
   QueueResult r = co_await bridge_.queue_update(job.id, job.state, std::string(state::kPending), "",
                                                 d.to_json());
   if (!r.ok || r.jobs.empty()) co_return;
-  if (rel && rel->in_flight > 0) --rel->in_flight;
+  if (rel && holds(*rel) && rel->in_flight > 0) --rel->in_flight;
   next_examine_ms_.erase(job.id);
   host_.warn("job " + job.id + " back to pending: " + why);
   wake_senders();
@@ -738,7 +885,7 @@ asio::awaitable<void> SettlementEngine::examine(sdk::QueueJob job, JobData d, bo
   if (*latest > *d.relayer_nonce) {
     // Our nonce went to a transaction that is none of ours: our signed transactions can never
     // be mined now.
-    if (Relayer* rel = relayer_by_address(d.relayer))
+    if (Relayer* rel = relayer_by_address(d.relayer); rel && holds(*rel))
       rel->next_nonce = std::max(rel->next_nonce, *latest);
     if (*used) {
       co_await on_authorization_used(job, std::move(d), "relayer nonce consumed elsewhere");
@@ -773,8 +920,11 @@ asio::awaitable<bool> SettlementEngine::rebroadcast(const sdk::QueueJob& job_in,
                                                     bool bump_fees) {
   sdk::QueueJob job = job_in;
   const uint64_t now = host_.now_unix_ms();
+  // Signing and sending for a configured relayer is its lease holder's alone; a relayer no longer
+  // configured anywhere gets its recorded bytes re-sent, never anything new.
+  Relayer* rel = relayer_by_address(d.relayer);
+  if (rel && !holds(*rel)) co_return false;
   if (bump_fees) {
-    Relayer* rel = relayer_by_address(d.relayer);
     auto calldata = eth::from_hex(d.calldata);
     std::optional<Fees> market = co_await current_fees();
     if (!rel || !calldata || !market) {
@@ -803,6 +953,7 @@ asio::awaitable<bool> SettlementEngine::rebroadcast(const sdk::QueueJob& job_in,
     host_.info("replacing " + job.id + " transaction at relayer nonce " +
                std::to_string(*d.relayer_nonce) + " with higher fees: " + d.tx_hash);
   }
+  if (rel && !holds(*rel)) co_return false;  // the fee lookup outlasted the lease
   d.sent_ms = now;
   ++d.broadcast_attempts;
   // Written ahead again: the new hash is recorded before it can be mined.
@@ -849,10 +1000,18 @@ asio::awaitable<void> SettlementEngine::metrics_loop() {
                                state::kConfirmationFailed, state::kFailed}) {
       QueueResult r = co_await bridge_.queue_list("", std::string(s), 100000);
       if (stopping_) co_return;
-      if (r.ok)
-        host_.gauge_set("x402_selfhosted_queue_jobs",
-                        "instance=" + host_.instance_name() + ",state=" + std::string(s),
-                        static_cast<int64_t>(r.jobs.size()));
+      if (!r.ok) continue;
+      size_t n = r.jobs.size();
+      // Claimed for a relayer and not yet signed counts as processing.
+      if (s == state::kProcessing)
+        for (const auto& rel : relayers_) {
+          QueueResult c = co_await bridge_.queue_list("", claimed_state(rel->address), 100000);
+          if (stopping_) co_return;
+          if (c.ok) n += c.jobs.size();
+        }
+      host_.gauge_set("x402_selfhosted_queue_jobs",
+                      "instance=" + host_.instance_name() + ",state=" + std::string(s),
+                      static_cast<int64_t>(n));
     }
     std::vector<RpcCall> calls;
     for (const auto& r : relayers_) calls.push_back(rpc::balance(r->key.address()));

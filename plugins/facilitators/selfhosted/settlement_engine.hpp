@@ -5,8 +5,12 @@
 //    JSON-RPC request;
 //  - one confirmer: polls receipts for every job with a transaction, finishes jobs, and examines
 //    the ones without a receipt that are stuck or whose broadcast went wrong;
-//  - recovery at start: nothing is re-sent blindly; a written-ahead transaction is re-broadcast
-//    byte for byte (same hash, cannot double-spend) only while its nonce is still free.
+//  - recovery when this node takes a relayer's lease: nothing is re-sent blindly; a written-ahead
+//    transaction is re-broadcast byte for byte (same hash, cannot double-spend) only while its
+//    nonce is still free.
+// Several nodes may share the store and the same keys: a relayer is used only by the node holding
+// its lease (lease.hpp), renewed by a lease loop. Only the holder assigns nonces, signs, sends,
+// re-broadcasts or replaces for it; the others leave its jobs alone.
 #include <chrono>
 #include <map>
 #include <memory>
@@ -21,6 +25,7 @@
 #include "config.hpp"
 #include "host_bridge.hpp"
 #include "job.hpp"
+#include "lease.hpp"
 #include "rpc_client.hpp"
 #include "verifier.hpp"
 
@@ -36,6 +41,11 @@ struct Relayer {
   std::chrono::steady_clock::time_point next_recount{};  // see SettlementEngine::recount
   std::unique_ptr<asio::steady_timer> wake;
   bool low_balance_warned = false;
+  // Its lease: the exact state string this node last wrote (empty: not ours), and the wall-clock
+  // time until which this node may act on it (expiry minus the clock margin).
+  std::string lease;
+  uint64_t lease_valid_until_ms = 0;
+  bool recovered = false;  // next_nonce and in_flight rebuilt from the queue since taking it
 };
 
 class SettlementEngine {
@@ -44,8 +54,8 @@ class SettlementEngine {
                    asio::any_io_executor executor);
 
   void set_chain_id(uint64_t chain_id) { chain_id_ = chain_id; }
-  // Relayer nonces and recovery; then the sender, confirmer and metrics loops start. False when
-  // the chain or the store could not be read (the caller retries).
+  // Takes the relayer leases it can (each with its recovery); then the lease, sender, confirmer
+  // and metrics loops start. False when the store could not be read (the caller retries).
   asio::awaitable<bool> start();
   bool started() const { return started_; }
   void stop();
@@ -68,6 +78,13 @@ class SettlementEngine {
   // One confirmer pass / one sender round: exposed so unit tests can drive them step by step.
   asio::awaitable<void> confirm_once();
   asio::awaitable<void> send_round(Relayer& relayer);
+  // One pass of the lease loop: renew the leases held, take the free or expired ones. False when
+  // the store could not be read.
+  asio::awaitable<bool> lease_pass();
+
+  const std::string& node_id() const { return node_id_; }
+  // This node may assign nonces, sign and send for `relayer` right now.
+  bool holds(const Relayer& relayer) const;
 
  private:
   struct Fees {
@@ -81,6 +98,10 @@ class SettlementEngine {
     json::array logs;
   };
 
+  asio::awaitable<void> lease_loop();
+  asio::awaitable<bool> keep_lease(Relayer& relayer);
+  asio::awaitable<bool> recover_relayer(Relayer& relayer);
+  void drop_lease(Relayer& relayer, const std::string& why);
   asio::awaitable<void> sender_loop(Relayer& relayer);
   asio::awaitable<void> send_round_now(Relayer& relayer);
   asio::awaitable<void> recount(Relayer& relayer);
@@ -112,6 +133,9 @@ class SettlementEngine {
   std::vector<std::unique_ptr<Relayer>> relayers_;
   size_t simulation_turn_ = 0;
   size_t wake_turn_ = 0;
+  std::string node_id_;
+  bool lease_pass_running_ = false;
+  asio::steady_timer lease_timer_;
   asio::steady_timer confirmer_timer_;
   asio::steady_timer metrics_timer_;
   std::set<std::string> sending_;                    // jobs inside a sender round right now

@@ -14,13 +14,33 @@ export const OPEN_STATES = ["pending", "processing", "sent"];
 export const jobId = (devnet, from, nonce) =>
   `${devnet.chainId}:${devnet.token.address}:${from}:${nonce}`.toLowerCase();
 
-// All jobs (of facilitator instance `instance`, when given): [{instance, id, state, data, ...}],
-// data parsed. A store that does not exist yet (x402d not started) reads as no jobs.
-export async function queueJobs(dbFile, { instance } = {}) {
-  const where = instance ? ` where instance = '${instance.replace(/'/g, "''")}'` : "";
+// All settlement jobs (of facilitator instance `instance`, when given): [{instance, id, state,
+// data, ...}], data parsed. A store that does not exist yet (x402d not started) reads as no jobs.
+// The plugin's relayer leases live in the same table (id "lease:<relayer>"); they are left out
+// unless `leases` is true.
+export async function queueJobs(dbFile, { instance, leases = false } = {}) {
+  const conditions = [];
+  if (instance) conditions.push(`instance = '${instance.replace(/'/g, "''")}'`);
+  if (!leases) conditions.push("id not like 'lease:%'");
+  const where = conditions.length ? ` where ${conditions.join(" and ")}` : "";
   const sql = `select instance, id, state, data, created_ms, updated_ms from settlement_queue${where} order by created_ms`;
   return (await sqliteJson(dbFile, sql)).map((row) => ({ ...row, data: JSON.parse(row.data) }));
 }
+
+// The self-hosted facilitator's relayer leases: [{relayer, node, expiresMs}] (see
+// docs/selfhosted-facilitator.md, "Several nodes").
+export async function relayerLeases(dbFile, { instance } = {}) {
+  const where = instance ? ` and instance = '${instance.replace(/'/g, "''")}'` : "";
+  const rows = await sqliteJson(dbFile,
+    `select id, state from settlement_queue where id like 'lease:%'${where} order by id`);
+  return rows.map((r) => {
+    const [, node, expires] = r.state.split("|");
+    return { relayer: r.id.slice("lease:".length), node, expiresMs: Number(expires) };
+  });
+}
+
+// A job claimed by a sender but not signed yet: state "claimed|<relayer>".
+export const isClaimedState = (state) => state.startsWith("claimed|");
 
 // Rows of any query on x402d's SQLite store, as objects.
 export async function sqliteJson(dbFile, sql) {

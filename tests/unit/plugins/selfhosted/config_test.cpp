@@ -97,6 +97,24 @@ TEST(SelfhostedConfig, ErrorsNameTheKey) {
             "config.relayer_keys[1]: duplicate relayer key");
 }
 
+TEST(SelfhostedConfig, RelayerLeaseTimingsHaveDefaultsAndMustLeaveTimeToRenew) {
+  const std::string base =
+      std::string(R"({"rpc_url":"http://x","relayer_keys":[")") + kRelayerKey + "\"]";
+  auto c = parse(base + "}");
+  EXPECT_EQ(c.lease_ttl_ms, 10000u);
+  EXPECT_EQ(c.lease_renew_ms, 2000u);
+  EXPECT_EQ(c.lease_clock_margin_ms, 3000u);
+  c = parse(base + R"(,"lease_ttl_ms":30000,"lease_renew_ms":5000,"lease_clock_margin_ms":10000})");
+  EXPECT_EQ(c.lease_ttl_ms, 30000u);
+  EXPECT_EQ(c.lease_renew_ms, 5000u);
+  EXPECT_EQ(c.lease_clock_margin_ms, 10000u);
+  EXPECT_EQ(error_of(base + R"(,"lease_ttl_ms":5000,"lease_clock_margin_ms":5000})"),
+            "config.lease_clock_margin_ms: must be less than lease_ttl_ms");
+  EXPECT_EQ(error_of(base + R"(,"lease_ttl_ms":10000,"lease_renew_ms":7000})"),
+            "config.lease_renew_ms: must be less than lease_ttl_ms - lease_clock_margin_ms");
+  EXPECT_EQ(error_of(base + R"(,"lease_ttl_ms":10})").rfind("config.lease_ttl_ms:", 0), 0u);
+}
+
 TEST(SelfhostedConfig, AMalformedKeyIsNeverEchoed) {
   const std::string secret = "0xdeadbeefdeadbeefdeadbeefdeadbeef";
   std::string e = error_of(R"({"rpc_url":"http://x","relayer_keys":[")" + secret + "\"]}");

@@ -193,7 +193,8 @@ TEST_F(SelfhostedFacilitatorTest, UnreachableNodeMeansNotSentSoTheKernelFailsOve
   chain.unreachable = true;
   EXPECT_EQ(verify(signed_request({})).outcome, X402_FAC_NOT_SENT);
   EXPECT_EQ(settle(signed_request({})).outcome, X402_FAC_NOT_SENT);
-  EXPECT_TRUE(host.all_jobs().empty()) << "nothing may be queued when nothing could be checked";
+  EXPECT_TRUE(host.settlement_jobs().empty())
+      << "nothing may be queued when nothing could be checked";
 }
 
 TEST_F(SelfhostedFacilitatorTest, SettleWritesAheadThenSendsAndAnswersOnTheReceipt) {

@@ -477,7 +477,7 @@ class TestHost {
                       s.now_ms,
                       ++s.order};
           it = s.jobs.emplace(key, j).first;
-          ++s.puts_created;
+          if (!key.starts_with("lease:")) ++s.puts_created;
         }
         out.push_back(it->second);
       }
@@ -557,10 +557,12 @@ class TestHost {
     if (it == jobs.end()) return std::nullopt;
     return it->second;
   }
-  std::vector<StoredJob> all_jobs() {
+  // The settlement jobs: everything but the relayer leases kept in the same queue.
+  std::vector<StoredJob> settlement_jobs() {
     std::lock_guard lock(mutex);
     std::vector<StoredJob> out;
-    for (auto& [k, j] : jobs) out.push_back(j);
+    for (auto& [k, j] : jobs)
+      if (!k.starts_with("lease:")) out.push_back(j);
     return out;
   }
   void put_job(StoredJob j) {
@@ -586,7 +588,7 @@ class TestHost {
   std::map<std::string, uint64_t> counters;
   std::map<std::string, int64_t> gauges;
   int fail_updates = 0;
-  size_t puts_created = 0;
+  size_t puts_created = 0;  // settlement jobs created by queue_put (leases not counted)
   uint64_t order = 0;
 
  private:
