@@ -9,6 +9,9 @@ PACKAGES=(
   libyaml-cpp-dev libssl-dev libsqlite3-dev libsecp256k1-dev libluajit-5.1-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy sqlite3
+  libpqxx-dev libpq-dev libhiredis-dev
+  postgresql-15 redis-server
+  wrk nginx-light gnuplot-nox
 )
 # Node.js runs the official x402 clients and the JWT checker in tests; keep a newer one if present.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)

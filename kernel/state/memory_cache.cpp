@@ -1,15 +1,23 @@
 // The single-node Cache backend. Every operation finishes without waiting on I/O, so the
 // coroutines complete immediately; they are coroutines only so callers are written once for the
 // networked (Redis) backend too.
+//
+// publish runs the channel's handlers inline, on the publishing thread, before it completes. That
+// thread is the memory cache's "cache-owned thread" of cache.hpp: handlers only hand work off, so
+// this costs the publisher next to nothing and keeps the backend free of threads of its own. A
+// subscription here can never miss a notice, so handlers never receive "*resync*".
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "state/cache.hpp"
 
@@ -115,6 +123,22 @@ class MemoryCache final : public Cache {
 
   boost::asio::awaitable<Status> erase(std::string key) override { co_return erase_now(key); }
 
+  boost::asio::awaitable<Result<ScriptReply>> eval(const std::string&, std::vector<std::string>,
+                                                   std::vector<std::string>) override {
+    co_return make_error("cache_scripts_unsupported", "",
+                         "the memory cache has no script engine; use the local fallback");
+  }
+
+  boost::asio::awaitable<Status> publish(std::string channel, std::string message) override {
+    co_return publish_now(channel, message);
+  }
+
+  void subscribe(std::string channel, std::function<void(const std::string&)> on_message) override {
+    auto handler = std::make_shared<const Handler>(std::move(on_message));
+    std::lock_guard lock(subscribers_mutex_);
+    subscribers_[std::move(channel)].push_back(std::move(handler));
+  }
+
  private:
   // The *_now functions hold the real work so that no exception (bad_alloc, a failing mutex) can
   // escape the coroutine: each is caught and returned as an Error.
@@ -156,11 +180,37 @@ class MemoryCache final : public Cache {
     }
   }
 
+  Status publish_now(const std::string& channel, const std::string& message) {
+    try {
+      // Handlers run outside the lock, so one that subscribes or publishes cannot deadlock.
+      std::vector<std::shared_ptr<const Handler>> handlers;
+      {
+        std::lock_guard lock(subscribers_mutex_);
+        auto it = subscribers_.find(channel);
+        if (it != subscribers_.end()) handlers = it->second;
+      }
+      for (const auto& handler : handlers) {
+        try {
+          (*handler)(message);
+        } catch (...) {
+          // A listener's failure must not cost the other listeners their notice.
+        }
+      }
+      return Ok{};
+    } catch (const std::exception& e) {
+      return cache_error(e);
+    }
+  }
+
   Shard& shard_for(const std::string& key) {
     return shards_[std::hash<std::string>{}(key) % kShardCount];
   }
 
   std::array<Shard, kShardCount> shards_;
+
+  using Handler = std::function<void(const std::string&)>;
+  std::mutex subscribers_mutex_;
+  std::map<std::string, std::vector<std::shared_ptr<const Handler>>> subscribers_;
 };
 
 }  // namespace

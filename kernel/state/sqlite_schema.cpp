@@ -142,6 +142,29 @@ ALTER TABLE usage_records ADD COLUMN policy_version TEXT NOT NULL DEFAULT '';
 CREATE INDEX usage_records_merchant_payer_created_idx
   ON usage_records (merchant_id, payer, created_ms);
 )sql"},
+      {4, R"sql(
+-- Idempotency keys (docs/idempotency.md): one row per (tenant scope, key). state is
+-- in_flight while the first request runs, then done with the response kept for replay.
+-- owner is the request holding the row; expires_ms ends the retention (purged periodically).
+CREATE TABLE idempotency_keys (
+  scope            TEXT NOT NULL,
+  idempotency_key  TEXT NOT NULL,
+  fingerprint      TEXT NOT NULL,
+  owner            TEXT NOT NULL,
+  state            TEXT NOT NULL,
+  response_status  INTEGER NOT NULL,
+  response_headers TEXT NOT NULL,
+  response_body    TEXT NOT NULL,
+  created_ms       BIGINT NOT NULL,
+  expires_ms       BIGINT NOT NULL,
+  PRIMARY KEY (scope, idempotency_key)
+);
+CREATE INDEX idempotency_keys_expires_idx ON idempotency_keys (expires_ms);
+)sql"},
+      {5, R"sql(
+-- The books (docs/books.md) list and sum one merchant's payments by time.
+CREATE INDEX payments_merchant_created_idx ON payments (merchant_id, created_ms);
+)sql"},
   };
   return all;
 }

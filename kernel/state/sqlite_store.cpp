@@ -16,6 +16,7 @@
 #include <mutex>
 #include <random>
 
+#include "state/books.hpp"
 #include "state/sqlite_db.hpp"
 #include "state/sqlite_schema.hpp"
 #include "state/store.hpp"
@@ -48,6 +49,10 @@ constexpr const char* kCredentialColumns =
 constexpr const char* kJobColumns = "id, lane, state, data, created_ms, updated_ms";
 
 constexpr const char* kEventColumns = "id, seq, type, json, source, created_ms";
+
+constexpr const char* kIdempotencyColumns =
+    "scope, idempotency_key, fingerprint, owner, state, response_status, response_headers, "
+    "response_body, created_ms, expires_ms";
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -253,8 +258,8 @@ class SqliteStore final : public Store {
     });
   }
 
-  Result<bool> redeem_settled_payment(const std::string& payment_id,
-                                      const UsageRecord& usage) override {
+  Result<bool> redeem_settled_payment(const std::string& payment_id, const UsageRecord& usage,
+                                      const std::optional<Credential>& credential) override {
     return guarded([&]() -> Result<bool> {
       std::lock_guard lock(mutex_);
       // BEGIN IMMEDIATE: the check and the insert cannot interleave with another redeemer.
@@ -272,6 +277,26 @@ class SqliteStore final : public Store {
       first.id = payment_id;
       auto recorded = insert_usage_locked(payment_id, first);
       if (!recorded) return recorded.error();
+      if (credential) {
+        // Same transaction as the usage row: the usage check above makes this run once per
+        // payment, so a late pass or package is issued exactly once.
+        auto insert =
+            Statement::prepare(db(), std::string("INSERT INTO credentials (") + kCredentialColumns +
+                                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        if (!insert) return insert.error();
+        auto stored = insert->bind(1, credential->id)
+                          .bind(2, credential->merchant_id)
+                          .bind(3, lower_ascii(credential->payer))
+                          .bind(4, credential->scope)
+                          .bind(5, credential->mode)
+                          .bind(6, credential->expires_ms)
+                          .bind(7, credential->calls_total)
+                          .bind(8, credential->calls_remaining)
+                          .bind(9, credential->payment_id)
+                          .bind(10, credential->created_ms == 0 ? now_ms() : credential->created_ms)
+                          .run();
+        if (!stored) return stored.error();
+      }
       auto committed = tx->commit();
       if (!committed) return committed.error();
       return true;
@@ -313,7 +338,7 @@ class SqliteStore final : public Store {
   Status record_usage(const UsageRecord& usage) override {
     return guarded([&]() -> Status {
       std::lock_guard lock(mutex_);
-      return insert_usage_locked("", usage);
+      return insert_usage_locked("", usage, /*if_new=*/true);
     });
   }
 
@@ -783,8 +808,276 @@ class SqliteStore final : public Store {
     });
   }
 
+  // ---- Books ----
+
+  Result<std::vector<PaymentRecord>> list_payments(const PaymentQuery& query) override {
+    return guarded([&]() -> Result<std::vector<PaymentRecord>> {
+      std::lock_guard lock(mutex_);
+      auto stmt = Statement::prepare(
+          db(), std::string("SELECT ") + kPaymentColumns +
+                    " FROM payments WHERE merchant_id = ? AND created_ms >= ? AND created_ms < ?"
+                    " AND (created_ms > ? OR (created_ms = ? AND id > ?))" +
+                    (query.status ? " AND status = ?" : "") + " ORDER BY created_ms, id LIMIT ?");
+      if (!stmt) return stmt.error();
+      int next = bind_books_query(*stmt, query);
+      if (query.status) stmt->bind(next++, to_string(*query.status));
+      stmt->bind(next, sql_limit(query.limit));
+      std::vector<PaymentRecord> out;
+      while (true) {
+        auto row = stmt->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        auto record = read_payment(*stmt);
+        if (!record) return record.error();
+        out.push_back(std::move(*record));
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<PaymentEvent>> payment_events(const std::string& payment_id) override {
+    return guarded([&]() -> Result<std::vector<PaymentEvent>> {
+      std::lock_guard lock(mutex_);
+      auto stmt = Statement::prepare(
+          db(),
+          "SELECT seq, from_status, to_status, at_ms, facilitator, tx_hash, error_reason"
+          " FROM payment_events WHERE payment_id = ? ORDER BY seq");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, payment_id);
+      std::vector<PaymentEvent> out;
+      while (true) {
+        auto row = stmt->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        out.push_back(PaymentEvent{stmt->column_int(0), stmt->column_text(1), stmt->column_text(2),
+                                   stmt->column_int(3), stmt->column_text(4), stmt->column_text(5),
+                                   stmt->column_text(6)});
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<UsageRecord>> list_usage(const BooksQuery& query) override {
+    return guarded([&]() -> Result<std::vector<UsageRecord>> {
+      std::lock_guard lock(mutex_);
+      auto stmt = Statement::prepare(
+          db(), std::string("SELECT ") + kUsageColumns +
+                    " FROM usage_records WHERE merchant_id = ? AND created_ms >= ?"
+                    " AND created_ms < ? AND (created_ms > ? OR (created_ms = ? AND id > ?))"
+                    " ORDER BY created_ms, id LIMIT ?");
+      if (!stmt) return stmt.error();
+      stmt->bind(bind_books_query(*stmt, query), sql_limit(query.limit));
+      std::vector<UsageRecord> out;
+      while (true) {
+        auto row = stmt->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        out.push_back(read_usage(*stmt));
+      }
+      return out;
+    });
+  }
+
+  // amount is TEXT here, and SUM(CAST(amount AS INTEGER)) would be wrong twice over: CAST clamps
+  // anything above 2^63-1 to 2^63-1, and the sum overflows at 2^63. So each amount is split into
+  // nine 9-digit groups (81 digits cover any uint256) and every group summed on its own: a group
+  // sum stays below 2^63 for up to 9.2 billion payments per day and asset, and beyond that
+  // SQLite raises "integer overflow", which is reported — never a wrong number. C++ recombines
+  // the groups exactly. Rows that are not 1..78 decimal digits are counted and refused.
+  Result<std::vector<DailyRevenue>> daily_revenue(const std::string& merchant_id, int64_t from_ms,
+                                                  int64_t to_ms) override {
+    constexpr unsigned kGroups = 9;
+    constexpr unsigned kGroupDigits = 9;
+    return guarded([&]() -> Result<std::vector<DailyRevenue>> {
+      if (from_ms < 0) return make_error("invalid_range", "from", "from must not be before 1970");
+      std::string sums;
+      for (unsigned k = 1; k <= kGroups; ++k) {
+        sums += ", SUM(CAST(substr(amount, -" + std::to_string(k * kGroupDigits) + ", " +
+                std::to_string(kGroupDigits) + ") AS INTEGER))";
+      }
+      std::lock_guard lock(mutex_);
+      auto stmt =
+          Statement::prepare(db(),
+                             "SELECT created_ms / 86400000 AS day, network, asset, COUNT(*),"
+                             " SUM(length(amount) NOT BETWEEN 1 AND 78 OR amount GLOB '*[^0-9]*')" +
+                                 sums +
+                                 " FROM payments WHERE merchant_id = ? AND status = 'SETTLED'"
+                                 " AND created_ms >= ? AND created_ms < ?"
+                                 " GROUP BY day, network, asset ORDER BY day, network, asset");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, merchant_id).bind(2, from_ms).bind(3, to_ms);
+      std::vector<DailyRevenue> out;
+      while (true) {
+        auto row = stmt->step();
+        if (!row) {
+          if (row.error().message.find("integer overflow") == std::string::npos) {
+            return row.error();
+          }
+          return make_error("revenue_overflow", "",
+                            "the revenue of one day and asset is too large to sum in SQLite "
+                            "(over 9.2 billion payments); narrow the range or use PostgreSQL");
+        }
+        if (!*row) break;
+        DailyRevenue d;
+        d.day = stmt->column_int(0);
+        d.network = stmt->column_text(1);
+        d.asset = stmt->column_text(2);
+        d.payments = stmt->column_int(3);
+        if (stmt->column_int(4) != 0) {
+          return make_error("store_error", "amount",
+                            "settled payments of " + merchant_id + " on day " +
+                                std::to_string(d.day) +
+                                " have amounts that are not decimal "
+                                "atomic units; the books cannot sum them");
+        }
+        std::vector<int64_t> groups;
+        for (unsigned k = 0; k < kGroups; ++k) groups.push_back(stmt->column_int(5 + k));
+        d.gross = books::join_digit_groups(groups, kGroupDigits);
+        out.push_back(std::move(d));
+      }
+      return out;
+    });
+  }
+
+  // ---- Idempotency ----
+
+  Result<IdempotencyBegin> idempotency_begin(const IdempotencyRecord& request,
+                                             int64_t stale_before_ms) override {
+    return guarded([&]() -> Result<IdempotencyBegin> {
+      std::lock_guard lock(mutex_);
+      // BEGIN IMMEDIATE: the look and the take are one step against other processes.
+      auto tx = WriteTransaction::begin(db());
+      if (!tx) return tx.error();
+      auto existing = find_idempotency_locked(request.scope, request.key);
+      if (!existing) return existing.error();
+      if (*existing) {
+        const IdempotencyRecord& row = **existing;
+        const bool expired = row.expires_ms <= request.created_ms;
+        const bool abandoned = !row.done && row.created_ms < stale_before_ms;
+        if (!expired && !abandoned) {
+          IdempotencyBegin answer;
+          answer.outcome = row.fingerprint != request.fingerprint ? IdempotencyOutcome::Mismatch
+                           : row.done                             ? IdempotencyOutcome::Replay
+                                                                  : IdempotencyOutcome::InFlight;
+          answer.stored = row;
+          return answer;  // nothing written; the transaction rolls back
+        }
+      }
+      auto take = Statement::prepare(
+          db(), std::string("INSERT INTO idempotency_keys (") + kIdempotencyColumns +
+                    ") VALUES (?, ?, ?, ?, 'in_flight', 0, '', '', ?, ?)"
+                    " ON CONFLICT (scope, idempotency_key) DO UPDATE SET"
+                    " fingerprint = excluded.fingerprint, owner = excluded.owner,"
+                    " state = excluded.state, response_status = 0, response_headers = '',"
+                    " response_body = '', created_ms = excluded.created_ms,"
+                    " expires_ms = excluded.expires_ms");
+      if (!take) return take.error();
+      take->bind(1, request.scope)
+          .bind(2, request.key)
+          .bind(3, request.fingerprint)
+          .bind(4, request.owner)
+          .bind(5, request.created_ms)
+          .bind(6, request.expires_ms);
+      auto taken = take->run();
+      if (!taken) return taken.error();
+      auto committed = tx->commit();
+      if (!committed) return committed.error();
+      return IdempotencyBegin{IdempotencyOutcome::Started, std::nullopt};
+    });
+  }
+
+  Result<std::optional<IdempotencyRecord>> idempotency_find(const std::string& scope,
+                                                            const std::string& key,
+                                                            int64_t now) override {
+    return guarded([&]() -> Result<std::optional<IdempotencyRecord>> {
+      std::lock_guard lock(mutex_);
+      auto found = find_idempotency_locked(scope, key);
+      if (!found) return found.error();
+      if (*found && (*found)->expires_ms <= now) return std::optional<IdempotencyRecord>{};
+      return found;
+    });
+  }
+
+  Result<bool> idempotency_finish(const IdempotencyRecord& response) override {
+    return guarded([&]() -> Result<bool> {
+      std::lock_guard lock(mutex_);
+      auto stmt = Statement::prepare(
+          db(),
+          "UPDATE idempotency_keys SET state = 'done', response_status = ?,"
+          " response_headers = ?, response_body = ?, expires_ms = ?"
+          " WHERE scope = ? AND idempotency_key = ? AND owner = ? AND state = 'in_flight'");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, int64_t{response.response_status})
+          .bind(2, response.response_headers)
+          .bind(3, response.response_body)
+          .bind(4, response.expires_ms)
+          .bind(5, response.scope)
+          .bind(6, response.key)
+          .bind(7, response.owner);
+      auto ran = stmt->run();
+      if (!ran) return ran.error();
+      return sqlite3_changes(db()) == 1;
+    });
+  }
+
+  Status idempotency_abandon(const std::string& scope, const std::string& key,
+                             const std::string& owner) override {
+    return guarded([&]() -> Status {
+      std::lock_guard lock(mutex_);
+      auto stmt = Statement::prepare(db(),
+                                     "DELETE FROM idempotency_keys WHERE scope = ? AND"
+                                     " idempotency_key = ? AND owner = ? AND state = 'in_flight'");
+      if (!stmt) return stmt.error();
+      return stmt->bind(1, scope).bind(2, key).bind(3, owner).run();
+    });
+  }
+
+  Result<int64_t> idempotency_purge_expired(int64_t now) override {
+    return guarded([&]() -> Result<int64_t> {
+      std::lock_guard lock(mutex_);
+      auto stmt = Statement::prepare(db(), "DELETE FROM idempotency_keys WHERE expires_ms <= ?");
+      if (!stmt) return stmt.error();
+      auto ran = stmt->bind(1, now).run();
+      if (!ran) return ran.error();
+      return int64_t{sqlite3_changes(db())};
+    });
+  }
+
  private:
   sqlite3* db() { return db_.get(); }
+
+  // Binds merchant, range and cursor (parameters 1..6) of the books queries; returns the next
+  // parameter index. Without a cursor every row of the range is "after" it.
+  static int bind_books_query(Statement& stmt, const BooksQuery& query) {
+    const int64_t after_ms =
+        query.after ? query.after->created_ms : std::numeric_limits<int64_t>::min();
+    stmt.bind(1, query.merchant_id).bind(2, query.from_ms).bind(3, query.to_ms);
+    stmt.bind(4, after_ms).bind(5, after_ms).bind(6, query.after ? query.after->id : "");
+    return 7;
+  }
+
+  Result<std::optional<IdempotencyRecord>> find_idempotency_locked(const std::string& scope,
+                                                                   const std::string& key) {
+    auto stmt = Statement::prepare(db(), std::string("SELECT ") + kIdempotencyColumns +
+                                             " FROM idempotency_keys"
+                                             " WHERE scope = ? AND idempotency_key = ?");
+    if (!stmt) return stmt.error();
+    auto row = stmt->bind(1, scope).bind(2, key).step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<IdempotencyRecord>{};
+    IdempotencyRecord r;
+    r.scope = stmt->column_text(0);
+    r.key = stmt->column_text(1);
+    r.fingerprint = stmt->column_text(2);
+    r.owner = stmt->column_text(3);
+    r.done = stmt->column_text(4) == "done";
+    r.response_status = static_cast<int>(stmt->column_int(5));
+    r.response_headers = stmt->column_text(6);
+    r.response_body = stmt->column_text(7);
+    r.created_ms = stmt->column_int(8);
+    r.expires_ms = stmt->column_int(9);
+    return std::optional<IdempotencyRecord>(std::move(r));
+  }
 
   static Result<std::vector<StoredPolicy>> read_policies(Statement& stmt) {
     std::vector<StoredPolicy> out;
@@ -988,10 +1281,15 @@ class SqliteStore final : public Store {
     return tx->commit();
   }
 
-  Status insert_usage_locked(const std::string& payment_id, const UsageRecord& usage) {
+  // `if_new`: a record whose id is already stored is left alone (record_usage is idempotent, so
+  // the spool can apply a record twice). Completions keep the collision: a second usage record
+  // for one payment is an error there, never a silent double count.
+  Status insert_usage_locked(const std::string& payment_id, const UsageRecord& usage,
+                             bool if_new = false) {
     auto insert =
         Statement::prepare(db(), std::string("INSERT INTO usage_records (") + kUsageColumns +
-                                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" +
+                                     (if_new ? " ON CONFLICT (id) DO NOTHING" : ""));
     if (!insert) return insert.error();
     // One usage record per settled payment: its id defaults to the payment id, so a retried
     // completion collides instead of double-counting.

@@ -2,6 +2,7 @@
 // Durable state behind one interface (DESIGN.md §7). Backends: SQLite (embedded default) now,
 // PostgreSQL later. Calls block: the gateway runs them on its store thread pool, never on an
 // event-loop worker. Implementations are thread-safe.
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -127,6 +128,78 @@ struct MerchantUsage {
   uint64_t calls_last_minute = 0;
 };
 
+// ---- Books: what the report queries return (docs/books.md) ----
+
+// One row of payment_events: a status transition of one payment, in order (seq).
+struct PaymentEvent {
+  int64_t seq = 0;
+  std::string from_status;  // "" for the claim that created the payment
+  std::string to_status;    // a PaymentStatus name, or "RELEASED" when the claim was deleted
+  int64_t at_ms = 0;
+  std::string facilitator;
+  std::string tx_hash;
+  std::string error_reason;
+};
+
+// Where the next page starts: the (created_ms, id) of the last row of the previous page. Pages
+// run oldest first by (created_ms, id), a total order, so consecutive pages neither skip nor
+// repeat a row.
+struct BooksCursor {
+  int64_t created_ms = 0;
+  std::string id;
+};
+
+// Rows of one merchant with created_ms in [from_ms, to_ms), oldest first, after `after`.
+struct BooksQuery {
+  std::string merchant_id;
+  int64_t from_ms = 0;
+  int64_t to_ms = INT64_MAX;
+  std::optional<BooksCursor> after;
+  size_t limit = 100;
+};
+
+struct PaymentQuery : BooksQuery {
+  std::optional<PaymentStatus> status;  // nullopt: every status
+};
+
+// SETTLED payments of one UTC day (day = created_ms / 86400000) in one (network, asset).
+struct DailyRevenue {
+  int64_t day = 0;
+  std::string network;
+  std::string asset;
+  int64_t payments = 0;
+  std::string gross;  // exact sum of the amounts, decimal atomic units (may exceed uint256)
+};
+
+// ---- Idempotency: Idempotency-Key and x402 payment-identifier (docs/idempotency.md) ----
+
+// One idempotency key of one scope (a tenant: an admin API key, a merchant). The row is the
+// truth; the cache lock in front of it only saves round trips.
+struct IdempotencyRecord {
+  std::string scope;
+  std::string key;
+  std::string fingerprint;  // hash of the request identity; same key + other fingerprint = misuse
+  std::string owner;        // the request that holds it (finish/abandon only touch their own row)
+  bool done = false;        // false: in flight
+  int response_status = 0;
+  std::string response_headers;  // JSON text, written by the gateway
+  std::string response_body;     // text the gateway made storable (it keeps base64 here)
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;  // after this the key is forgotten: a new request may reuse it
+};
+
+enum class IdempotencyOutcome {
+  Started,   // the caller now owns the key: run the request, then finish or abandon
+  Replay,    // done with the same fingerprint: answer with `stored`
+  InFlight,  // another request with the same fingerprint is running
+  Mismatch,  // the key was used for a different request
+};
+
+struct IdempotencyBegin {
+  IdempotencyOutcome outcome = IdempotencyOutcome::Started;
+  std::optional<IdempotencyRecord> stored;  // the existing row unless Started
+};
+
 enum class ClaimOutcome { Claimed, AlreadyClaimed };
 
 struct ClaimResult {
@@ -156,9 +229,12 @@ class Store {
 
   // Serves a payment that settled after its request was answered "unknown" (reconciled later):
   // when the payment is SETTLED and has no usage record yet, writes `usage` (its id is the
-  // payment id) and returns true — exactly once, however many retries race. False otherwise.
+  // payment id) and, when given, the `credential` the payment bought (a late time pass or
+  // package), in one transaction, and returns true — exactly once, however many retries race.
+  // False otherwise.
   virtual Result<bool> redeem_settled_payment(const std::string& payment_id,
-                                              const UsageRecord& usage) = 0;
+                                              const UsageRecord& usage,
+                                              const std::optional<Credential>& credential) = 0;
 
   // Deletes a claim whose payment surely moved no money (verify refused it, every facilitator was
   // unreachable before settle, or the upstream failed before settle), so the payer may retry the
@@ -180,7 +256,8 @@ class Store {
                                                   const UsageRecord& usage,
                                                   const Credential& credential) = 0;
 
-  // A usage record without a payment: free calls and calls covered by a time pass.
+  // A usage record without a payment: free calls and calls covered by a time pass. Idempotent:
+  // a record whose id is already stored is left as it is (the spool may apply one twice).
   virtual Status record_usage(const UsageRecord& usage) = 0;
 
   // ---- Merchant pricing policies ----
@@ -255,9 +332,57 @@ class Store {
   // event (an unknown id is an error, so a consumer never silently restarts from the top).
   virtual Result<std::vector<StoredEvent>> list_events(
       size_t limit, const std::optional<std::string>& after_id) = 0;
+
+  // ---- Idempotency ----
+
+  // Takes (scope, key) for `request` (its fingerprint, owner, created_ms and expires_ms are
+  // stored): Started when there was no row, when the row had expired (expires_ms <= created_ms),
+  // or when an in-flight row was created before `stale_before_ms` (its node died mid-request).
+  // Otherwise reports the existing row as Mismatch, Replay or InFlight, changing nothing.
+  virtual Result<IdempotencyBegin> idempotency_begin(const IdempotencyRecord& request,
+                                                     int64_t stale_before_ms) = 0;
+  // The live (not expired at `now_ms`) row of (scope, key), if any.
+  virtual Result<std::optional<IdempotencyRecord>> idempotency_find(const std::string& scope,
+                                                                    const std::string& key,
+                                                                    int64_t now_ms) = 0;
+  // Stores the response of the owner's in-flight row and marks it done (expires_ms replaced).
+  // False when the row is no longer this owner's in-flight row (nothing changed).
+  virtual Result<bool> idempotency_finish(const IdempotencyRecord& response) = 0;
+  // Deletes the owner's in-flight row: the request failed before anything was charged or
+  // served, so the client may retry with the same key. Not an error when it is gone already.
+  virtual Status idempotency_abandon(const std::string& scope, const std::string& key,
+                                     const std::string& owner) = 0;
+  // Deletes rows whose expires_ms <= now_ms; returns how many.
+  virtual Result<int64_t> idempotency_purge_expired(int64_t now_ms) = 0;
+
+  // ---- Books ----
+  // Read-only reports for the admin API (docs/books.md). Money stays exact: sums are computed
+  // without ever going through a float or a 64-bit integer that could wrap.
+
+  virtual Result<std::vector<PaymentRecord>> list_payments(const PaymentQuery& query) = 0;
+  // The payment's audit trail in order; empty when it has none (or does not exist).
+  virtual Result<std::vector<PaymentEvent>> payment_events(const std::string& payment_id) = 0;
+  virtual Result<std::vector<UsageRecord>> list_usage(const BooksQuery& query) = 0;
+  // SETTLED payments of the merchant with created_ms in [from_ms, to_ms), per UTC day and
+  // (network, asset), ordered by day, network, asset. from_ms must not be negative.
+  virtual Result<std::vector<DailyRevenue>> daily_revenue(const std::string& merchant_id,
+                                                          int64_t from_ms, int64_t to_ms) = 0;
 };
 
 // Opens the SQLite store at `path` (":memory:" for tests), applying migrations.
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+
+struct PostgresOptions {
+  std::string url;         // libpq connection URI, e.g. "postgresql://x402@127.0.0.1:5432/x402"
+  unsigned pool_size = 8;  // connections; each call holds one for its transaction only
+  std::chrono::milliseconds connect_timeout{5000};
+};
+
+// Opens the PostgreSQL store, applying migrations under an advisory lock so that nodes starting
+// together do not race. Same interface and guarantees as SQLite, across nodes: claims and queue
+// moves are exclusive between processes (UNIQUE keys, FOR UPDATE SKIP LOCKED), serialization
+// failures are retried, and a commit whose outcome is unknown (connection lost during COMMIT) is
+// resolved by reading back what it wrote, never by running it blindly again.
+Result<std::unique_ptr<Store>> open_postgres_store(const PostgresOptions& options);
 
 }  // namespace x402

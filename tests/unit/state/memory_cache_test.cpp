@@ -8,6 +8,7 @@
 #include <exception>
 #include <latch>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -149,6 +150,50 @@ TEST_F(MemoryCacheTest, ConcurrentClaimsAcrossIoContextsHaveOneWinner) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(winners.load(), 1);
+}
+
+TEST_F(MemoryCacheTest, EvalIsUnsupportedSoCallersUseTheirLocalFallback) {
+  auto r = run(cache_->eval("return 1", {"k"}, {}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "cache_scripts_unsupported");
+}
+
+TEST_F(MemoryCacheTest, PublishReachesEverySubscriberOfTheChannelOnly) {
+  std::vector<std::string> first, second, other;
+  cache_->subscribe("changes", [&](const std::string& m) { first.push_back(m); });
+  cache_->subscribe("changes", [&](const std::string& m) { second.push_back(m); });
+  cache_->subscribe("other", [&](const std::string& m) { other.push_back(m); });
+
+  const std::string notice("policy v7\0\r\n", 12);
+  ASSERT_TRUE(run(cache_->publish("changes", notice)));
+  ASSERT_TRUE(run(cache_->publish("changes", "second")));
+  ASSERT_TRUE(run(cache_->publish("nobody-listens", "x")));
+
+  // Delivery is inline, so it is complete once publish completed; no "*resync*" is ever due.
+  EXPECT_EQ(first, (std::vector<std::string>{notice, "second"}));
+  EXPECT_EQ(second, first);
+  EXPECT_TRUE(other.empty());
+}
+
+TEST_F(MemoryCacheTest, AThrowingSubscriberDoesNotStopTheOthers) {
+  std::vector<std::string> received;
+  cache_->subscribe("changes",
+                    [](const std::string&) { throw std::runtime_error("listener bug"); });
+  cache_->subscribe("changes", [&](const std::string& m) { received.push_back(m); });
+  ASSERT_TRUE(run(cache_->publish("changes", "hello")));
+  EXPECT_EQ(received, std::vector<std::string>{"hello"});
+}
+
+// A handler may subscribe (or publish) from inside a delivery without deadlocking.
+TEST_F(MemoryCacheTest, AHandlerMaySubscribeDuringDelivery) {
+  std::vector<std::string> late;
+  cache_->subscribe("changes", [&](const std::string&) {
+    cache_->subscribe("changes", [&](const std::string& m) { late.push_back(m); });
+  });
+  ASSERT_TRUE(run(cache_->publish("changes", "one")));
+  EXPECT_TRUE(late.empty());  // it joined after this notice was handed out
+  ASSERT_TRUE(run(cache_->publish("changes", "two")));
+  EXPECT_EQ(late, std::vector<std::string>{"two"});
 }
 
 }  // namespace

@@ -3,18 +3,17 @@
 #include <gtest/gtest.h>
 
 #include "state/store.hpp"
+#include "store_backends.hpp"
 
 namespace x402 {
 namespace {
 
-std::unique_ptr<Store> open_memory() {
-  auto store = open_sqlite_store(":memory:");
-  EXPECT_TRUE(store.ok());
-  return std::move(store).value();
-}
+class PolicyStoreTest : public testing::StoreBackendTest {};
 
-TEST(PolicyStore, VersionsActivateAndRollBack) {
-  auto store = open_memory();
+X402_INSTANTIATE_FOR_EVERY_BACKEND(PolicyStoreTest);
+
+TEST_P(PolicyStoreTest, VersionsActivateAndRollBack) {
+  Store* store = store_.get();
   auto stamp0 = store->policy_change_stamp();
   ASSERT_TRUE(stamp0.ok());
   auto v1 = store->add_policy("acme", "function price() end", "{}");
@@ -49,12 +48,13 @@ TEST(PolicyStore, VersionsActivateAndRollBack) {
   EXPECT_EQ(store->list_policies("acme")->size(), 2u);
 }
 
-TEST(PolicyStore, PackageBalanceIsBoundedAndExpires) {
-  auto store = open_memory();
+TEST_P(PolicyStoreTest, PackageBalanceIsBoundedAndExpires) {
+  Store* store = store_.get();
   PaymentRecord payment;
   payment.id = "pay-1";
   payment.key = {84532, "0xasset", "0xpayer", "0xnonce"};
   payment.merchant_id = "acme";
+  payment.amount = "20000";
   ASSERT_TRUE(store->claim_payment(payment).ok());
   UsageRecord usage;
   usage.merchant_id = "acme";

@@ -1,9 +1,7 @@
-// The plugin job queue and the event outbox of the SQLite store (plugin ABI 1.1).
+// The plugin job queue and the event outbox (plugin ABI 1.1), against every backend.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <latch>
 #include <map>
 #include <mutex>
@@ -13,23 +11,10 @@
 #include <vector>
 
 #include "state/store.hpp"
-#include "temp_dir.hpp"
+#include "store_backends.hpp"
 
 namespace x402 {
 namespace {
-
-namespace fs = std::filesystem;
-
-using testing::TempDir;
-
-std::unique_ptr<Store> open_or_fail(const std::string& path) {
-  auto store = open_sqlite_store(path);
-  if (!store) {
-    ADD_FAILURE() << store.error().message;
-    return nullptr;
-  }
-  return std::move(*store);
-}
 
 QueueJob job(const std::string& id, const std::string& state, int64_t created_ms,
              const std::string& lane = "0xrelayer", const std::string& data = R"({"n":1})") {
@@ -48,23 +33,17 @@ std::vector<std::string> ids(const std::vector<QueueJob>& jobs) {
   return out;
 }
 
-class QueueStoreTest : public ::testing::Test {
+class QueueStoreTest : public testing::StoreBackendTest {
  protected:
-  void SetUp() override {
-    store_ = open_or_fail(dir_.file("x402.db"));
-    ASSERT_NE(store_, nullptr);
-  }
-
   void put(const std::string& instance, const QueueJob& j) {
     auto stored = store_->queue_put(instance, j);
     ASSERT_TRUE(stored) << stored.error().message;
   }
-
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
 };
 
-TEST_F(QueueStoreTest, PutStoresTheJobAndReturnsIt) {
+X402_INSTANTIATE_FOR_EVERY_BACKEND(QueueStoreTest);
+
+TEST_P(QueueStoreTest, PutStoresTheJobAndReturnsIt) {
   auto stored = store_->queue_put("selfhosted", job("pay-1", "pending", 1000));
   ASSERT_TRUE(stored) << stored.error().message;
   EXPECT_EQ(stored->id, "pay-1");
@@ -80,14 +59,14 @@ TEST_F(QueueStoreTest, PutStoresTheJobAndReturnsIt) {
   EXPECT_EQ(listed->front().data, R"({"n":1})");
 }
 
-TEST_F(QueueStoreTest, PutWithoutTimestampsUsesNow) {
+TEST_P(QueueStoreTest, PutWithoutTimestampsUsesNow) {
   auto stored = store_->queue_put("selfhosted", job("pay-1", "pending", 0));
   ASSERT_TRUE(stored);
   EXPECT_GT(stored->created_ms, 1600000000000);
   EXPECT_EQ(stored->updated_ms, stored->created_ms);
 }
 
-TEST_F(QueueStoreTest, PutOfAnExistingIdReturnsTheExistingJobUntouched) {
+TEST_P(QueueStoreTest, PutOfAnExistingIdReturnsTheExistingJobUntouched) {
   put("selfhosted", job("pay-1", "pending", 1000, "0xa", R"({"first":true})"));
   auto again = store_->queue_put("selfhosted", job("pay-1", "submitted", 2000, "0xb", "{}"));
   ASSERT_TRUE(again) << again.error().message;
@@ -98,7 +77,7 @@ TEST_F(QueueStoreTest, PutOfAnExistingIdReturnsTheExistingJobUntouched) {
   EXPECT_EQ(store_->queue_list("selfhosted", "", "", 10)->size(), 1u);
 }
 
-TEST_F(QueueStoreTest, InstancesHaveSeparateNamespaces) {
+TEST_P(QueueStoreTest, InstancesHaveSeparateNamespaces) {
   put("a", job("pay-1", "pending", 1000, "", R"({"owner":"a"})"));
   put("b", job("pay-1", "pending", 1000, "", R"({"owner":"b"})"));
   auto a = store_->queue_list("a", "pay-1", "", 10);
@@ -115,7 +94,7 @@ TEST_F(QueueStoreTest, InstancesHaveSeparateNamespaces) {
   EXPECT_EQ(store_->queue_list("b", "", "pending", 10)->size(), 1u);
 }
 
-TEST_F(QueueStoreTest, UpdateSetsStateLaneAndDataWhenTheStateMatches) {
+TEST_P(QueueStoreTest, UpdateSetsStateLaneAndDataWhenTheStateMatches) {
   put("selfhosted", job("pay-1", "pending", 1000, "0xa"));
   auto updated =
       store_->queue_update("selfhosted", "pay-1", "pending", "submitted", "0xb", R"({"tx":"0x1"})");
@@ -132,7 +111,7 @@ TEST_F(QueueStoreTest, UpdateSetsStateLaneAndDataWhenTheStateMatches) {
   EXPECT_EQ(stored->front().state, "submitted");
 }
 
-TEST_F(QueueStoreTest, UpdateFromAnotherStateChangesNothing) {
+TEST_P(QueueStoreTest, UpdateFromAnotherStateChangesNothing) {
   put("selfhosted", job("pay-1", "pending", 1000, "0xa", R"({"v":1})"));
   auto updated = store_->queue_update("selfhosted", "pay-1", "submitted", "confirmed", "0xb", "{}");
   ASSERT_TRUE(updated);
@@ -143,7 +122,7 @@ TEST_F(QueueStoreTest, UpdateFromAnotherStateChangesNothing) {
   EXPECT_EQ(stored->front().data, R"({"v":1})");
 }
 
-TEST_F(QueueStoreTest, UpdateOfAMissingJobOrAnotherInstancesJobIsEmpty) {
+TEST_P(QueueStoreTest, UpdateOfAMissingJobOrAnotherInstancesJobIsEmpty) {
   put("a", job("pay-1", "pending", 1000));
   auto missing = store_->queue_update("a", "pay-2", "pending", "x", "", "{}");
   ASSERT_TRUE(missing);
@@ -154,7 +133,7 @@ TEST_F(QueueStoreTest, UpdateOfAMissingJobOrAnotherInstancesJobIsEmpty) {
   EXPECT_EQ(store_->queue_list("a", "pay-1", "", 1)->front().state, "pending");
 }
 
-TEST_F(QueueStoreTest, ClaimMovesTheOldestJobsOfTheStateOldestFirst) {
+TEST_P(QueueStoreTest, ClaimMovesTheOldestJobsOfTheStateOldestFirst) {
   put("q", job("c", "pending", 3000));
   put("q", job("a", "pending", 1000));
   put("q", job("x", "submitted", 500));
@@ -177,7 +156,7 @@ TEST_F(QueueStoreTest, ClaimMovesTheOldestJobsOfTheStateOldestFirst) {
   EXPECT_TRUE(none->empty());
 }
 
-TEST_F(QueueStoreTest, ClaimWithLimitZeroMovesNothing) {
+TEST_P(QueueStoreTest, ClaimWithLimitZeroMovesNothing) {
   put("q", job("a", "pending", 1000));
   auto claimed = store_->queue_claim("q", "pending", "working", 0);
   ASSERT_TRUE(claimed);
@@ -185,7 +164,7 @@ TEST_F(QueueStoreTest, ClaimWithLimitZeroMovesNothing) {
   EXPECT_EQ(store_->queue_list("q", "a", "", 1)->front().state, "pending");
 }
 
-TEST_F(QueueStoreTest, ListFiltersByIdAndStateOldestFirstWithinTheLimit) {
+TEST_P(QueueStoreTest, ListFiltersByIdAndStateOldestFirstWithinTheLimit) {
   put("q", job("c", "pending", 3000));
   put("q", job("a", "submitted", 1000));
   put("q", job("b", "pending", 2000));
@@ -199,10 +178,10 @@ TEST_F(QueueStoreTest, ListFiltersByIdAndStateOldestFirstWithinTheLimit) {
   EXPECT_TRUE(store_->queue_list("other", "", "", 10)->empty());
 }
 
-TEST_F(QueueStoreTest, JobsSurviveReopen) {
+TEST_P(QueueStoreTest, JobsSurviveReopen) {
   put("q", job("a", "pending", 1000, "0xa", R"({"amount":"10000"})"));
   store_.reset();
-  auto reopened = open_or_fail(dir_.file("x402.db"));
+  auto reopened = testing::open_or_fail(*db_);
   ASSERT_NE(reopened, nullptr);
   auto listed = reopened->queue_list("q", "a", "", 1);
   ASSERT_TRUE(listed);
@@ -250,19 +229,19 @@ void expect_claims_never_duplicate(const std::vector<Store*>& stores, int thread
   EXPECT_TRUE(stores[0]->queue_list("q", "", "pending", 10)->empty());
 }
 
-TEST_F(QueueStoreTest, ConcurrentClaimsFromManyThreadsNeverReturnTheSameJob) {
+TEST_P(QueueStoreTest, ConcurrentClaimsFromManyThreadsNeverReturnTheSameJob) {
   expect_claims_never_duplicate({store_.get()}, 8);
 }
 
-// Two connections to one file stand in for two gateway nodes sharing a database: the write
-// transaction, not the in-process mutex, must keep claims apart.
-TEST_F(QueueStoreTest, ConcurrentClaimsThroughTwoConnectionsNeverReturnTheSameJob) {
-  auto other = open_or_fail(dir_.file("x402.db"));
+// Two stores on one database stand in for two gateway nodes (SQLite: two connections to one
+// file; PostgreSQL: two pools): the database, not an in-process mutex, must keep claims apart.
+TEST_P(QueueStoreTest, ConcurrentClaimsThroughTwoConnectionsNeverReturnTheSameJob) {
+  auto other = testing::open_or_fail(*db_);
   ASSERT_NE(other, nullptr);
   expect_claims_never_duplicate({store_.get(), other.get()}, 4);
 }
 
-TEST_F(QueueStoreTest, AppendedEventsGetIdsAndAreListedInOrder) {
+TEST_P(QueueStoreTest, AppendedEventsGetIdsAndAreListedInOrder) {
   StoredEvent first;
   first.type = "settlement.submitted";
   first.json = R"({"payment_id":"p1"})";
@@ -292,7 +271,7 @@ TEST_F(QueueStoreTest, AppendedEventsGetIdsAndAreListedInOrder) {
   EXPECT_EQ((*all)[1].created_ms, 42);
 }
 
-TEST_F(QueueStoreTest, ListEventsPagesAfterAnEventId) {
+TEST_P(QueueStoreTest, ListEventsPagesAfterAnEventId) {
   std::vector<std::string> appended;
   for (int i = 0; i < 5; ++i) {
     StoredEvent e;
@@ -318,13 +297,13 @@ TEST_F(QueueStoreTest, ListEventsPagesAfterAnEventId) {
   EXPECT_TRUE(store_->list_events(10, appended[4])->empty());
 }
 
-TEST_F(QueueStoreTest, ListEventsAfterAnUnknownIdIsAnError) {
+TEST_P(QueueStoreTest, ListEventsAfterAnUnknownIdIsAnError) {
   auto listed = store_->list_events(10, std::string("no-such-event"));
   ASSERT_FALSE(listed);
   EXPECT_EQ(listed.error().code, "event_not_found");
 }
 
-TEST_F(QueueStoreTest, ConcurrentAppendsGetDistinctSequenceNumbers) {
+TEST_P(QueueStoreTest, ConcurrentAppendsGetDistinctSequenceNumbers) {
   constexpr int kThreads = 8;
   constexpr int kEach = 20;
   std::latch start(kThreads);
