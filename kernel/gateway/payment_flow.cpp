@@ -1,5 +1,6 @@
 #include "gateway/payment_flow.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "gateway/blocking.hpp"
@@ -53,6 +54,45 @@ std::string seconds_text(std::chrono::seconds s) {
   return std::to_string(s.count());
 }
 
+// Where the terms a time pass or package was sold on wait when its settlement came back unknown,
+// keyed by payment id: the payer's retry (on any node, after any policy change) is issued the
+// credential it paid for, not whatever the policy answers by then. A store queue namespace no
+// plugin instance uses (instance names are facilitator names; '#' keeps it apart by convention).
+constexpr const char* kLateTermsQueue = "#x402d/late-credential-terms";
+
+std::string terms_json(const BillingTerms& terms) {
+  boost::json::object o{{"mode", terms.mode}, {"policy_version", terms.policy_version}};
+  if (terms.grant) {
+    o["scope"] = terms.grant->scope;
+    o["duration_seconds"] = terms.grant->duration_seconds;
+    o["calls"] = terms.grant->calls;
+  }
+  return boost::json::serialize(o);
+}
+
+// nullopt for anything this process did not write (the row is ours, but a store is shared).
+std::optional<BillingTerms> parse_terms_json(const std::string& text) {
+  boost::system::error_code ec;
+  auto value = boost::json::parse(text, ec);
+  const auto* o = ec ? nullptr : value.if_object();
+  if (!o) return std::nullopt;
+  const auto* mode = o->if_contains("mode");
+  const auto* version = o->if_contains("policy_version");
+  const auto* scope = o->if_contains("scope");
+  const auto* duration = o->if_contains("duration_seconds");
+  const auto* calls = o->if_contains("calls");
+  if (!mode || !mode->is_string() || !version || !version->is_string() || !scope ||
+      !scope->is_string() || !duration || !duration->is_int64() || !calls || !calls->is_int64()) {
+    return std::nullopt;
+  }
+  BillingTerms terms;
+  terms.mode = std::string(mode->get_string());
+  terms.policy_version = std::string(version->get_string());
+  terms.grant = BillingTerms::Grant{std::string(scope->get_string()), duration->get_int64(),
+                                    calls->get_int64()};
+  return terms;
+}
+
 // The state of one paid request as it moves through the stages.
 class PaidRequest {
  public:
@@ -103,6 +143,14 @@ class PaidRequest {
   }
   // Records the settled payment (and the credential it bought); returns the credential token.
   std::optional<std::string> book(const UsageRecord& usage, const std::string& tx);
+  // The credential `billing` grants the payer of `payment_id`, issued now; nullopt when it grants
+  // none or credentials are not configured.
+  std::optional<Credential> credential_for(const BillingTerms& billing,
+                                           const std::string& payment_id) const;
+  std::string token_for(const Credential& credential, const BillingTerms& billing) const;
+  // The terms a late-settled payment was sold on: those recorded when its settlement became
+  // unknown, else (the process died mid-settle) what this request's offer says now.
+  Result<BillingTerms> late_terms(const std::string& payment_id) const;
 
   RequestContext& ctx_;
   const RoutePlan& plan_;
@@ -115,7 +163,8 @@ class PaidRequest {
   boost::json::object chosen_json_;  // the requirement as sent to facilitators
   PaymentRecord record_;
   std::string replay_key_;
-  std::optional<PaymentRecord> redeemed_;  // a reconciled payment served by this request
+  std::optional<PaymentRecord> redeemed_;      // a reconciled payment served by this request
+  std::optional<std::string> redeemed_token_;  // the credential that payment bought
 };
 
 asio::awaitable<http::OutgoingResponse> PaidRequest::run() {
@@ -219,46 +268,60 @@ asio::awaitable<http::OutgoingResponse> PaidRequest::run() {
   co_return with_settlement_header(std::move(response), *settled);
 }
 
-std::optional<std::string> PaidRequest::book(const UsageRecord& usage, const std::string& tx) {
-  const auto& grant = terms().grant;
-  const auto& secret = ctx_.snapshot->config->credentials;
+std::optional<Credential> PaidRequest::credential_for(const BillingTerms& billing,
+                                                      const std::string& payment_id) const {
+  if (!billing.grant || !ctx_.snapshot->config->credentials) return std::nullopt;
+  const int64_t now = now_unix_ms();
   Credential credential;
-  std::optional<std::string> token;
-  Status done = Ok{};
-  if (grant && secret) {
-    const int64_t now = now_unix_ms();
-    credential.id = random_id();
-    credential.merchant_id = ctx_.merchant->id;
-    credential.payer = record_.key.payer;
-    credential.scope = grant->scope;
-    credential.mode = terms().mode;
-    credential.expires_ms = now + grant->duration_seconds * 1000;
-    credential.calls_total = credential.calls_remaining = grant->calls;
-    credential.payment_id = record_.id;
-    credential.created_ms = now;
-    done = store_.complete_payment_with_credential(record_.id, record_.facilitator, tx, usage,
-                                                   credential);
-    if (done) {
-      CredentialClaims claims{1,
-                              credential.id,
-                              credential.merchant_id,
-                              credential.payer,
-                              credential.scope,
-                              credential.mode,
-                              credential.expires_ms / 1000,
-                              terms().policy_version};
-      token = sign_credential(claims, secret->secret);
-    }
-  } else {
-    done = store_.complete_payment(record_.id, record_.facilitator, tx, usage);
-  }
+  credential.id = random_id();
+  credential.merchant_id = ctx_.merchant->id;
+  credential.payer = record_.key.payer;
+  credential.scope = billing.grant->scope;
+  credential.mode = billing.mode;
+  credential.expires_ms = now + billing.grant->duration_seconds * 1000;
+  credential.calls_total = credential.calls_remaining = billing.grant->calls;
+  credential.payment_id = payment_id;
+  credential.created_ms = now;
+  return credential;
+}
+
+std::string PaidRequest::token_for(const Credential& credential,
+                                   const BillingTerms& billing) const {
+  CredentialClaims claims{1,
+                          credential.id,
+                          credential.merchant_id,
+                          credential.payer,
+                          credential.scope,
+                          credential.mode,
+                          credential.expires_ms / 1000,
+                          billing.policy_version};
+  return sign_credential(claims, ctx_.snapshot->config->credentials->secret);
+}
+
+std::optional<std::string> PaidRequest::book(const UsageRecord& usage, const std::string& tx) {
+  const std::optional<Credential> credential = credential_for(terms(), record_.id);
+  Status done = credential ? store_.complete_payment_with_credential(
+                                 record_.id, record_.facilitator, tx, usage, *credential)
+                           : store_.complete_payment(record_.id, record_.facilitator, tx, usage);
   if (!done) {
-    // The money moved; losing the record would be worse than a log line, so say it loudly.
-    log::error("settled payment could not be recorded",
-               {{"payment_id", record_.id}, {"transaction", tx}, {"error", done.error().message}});
+    // The money moved, so the payer is served either way; the record must not be lost. The
+    // spool is on this node's disk and is applied when the store answers again.
     ctx_.services.metrics.counter_add("x402_store_errors_total", "op=complete_payment");
+    auto spooled = ctx_.services.spool.append_completion(
+        SpooledCompletion{record_.id, record_.facilitator, tx, usage, credential});
+    if (!spooled) {
+      log::error("settled payment could not be recorded or spooled",
+                 {{"payment_id", record_.id},
+                  {"transaction", tx},
+                  {"error", done.error().message},
+                  {"spool_error", spooled.error().message}});
+      return std::nullopt;
+    }
+    log::warn("settled payment spooled: the store failed",
+              {{"payment_id", record_.id}, {"error", done.error().message}});
   }
-  return token;
+  if (credential) return token_for(*credential, terms());
+  return std::nullopt;
 }
 
 UsageRecord PaidRequest::usage_record(int upstream_status) const {
@@ -292,18 +355,47 @@ asio::awaitable<std::optional<http::OutgoingResponse>> PaidRequest::answer_exist
     co_return res;
   }
   if (existing.status == PaymentStatus::Settled) {
-    auto usage = usage_record(0);
-    usage.payment_id = usage.id = existing.id;
-    usage.amount = existing.amount;
-    auto redeemed = co_await run_blocking(ctx_.services.store_pool, [&] {
-      return store_.redeem_settled_payment(existing.id, usage);
+    std::optional<std::string> token;
+    auto redeemed = co_await run_blocking(ctx_.services.store_pool, [&]() -> Result<bool> {
+      auto billing = late_terms(existing.id);
+      if (!billing) return billing.error();
+      auto usage = usage_record(0);
+      usage.payment_id = usage.id = existing.id;
+      usage.amount = existing.amount;
+      usage.billing_mode = billing->mode;
+      usage.policy_version = billing->policy_version;
+      // Racing retries each build a credential; the store keeps only the winner's.
+      const auto credential = credential_for(*billing, existing.id);
+      auto done = store_.redeem_settled_payment(existing.id, usage, credential);
+      if (done && *done && credential) token = token_for(*credential, *billing);
+      return done;
     });
-    if (redeemed && redeemed.value()) {
+    if (!redeemed) {
+      log::error("settled payment could not be redeemed",
+                 {{"payment_id", existing.id}, {"error", redeemed.error().message}});
+      auto res = json_response(503, {{"error", "payment store unavailable, try again later"},
+                                     {"code", "store_unavailable"}});
+      res.set(bhttp::field::retry_after, seconds_text(failover_.retry_after));
+      co_return res;
+    }
+    if (*redeemed) {
       redeemed_ = existing;
+      redeemed_token_ = std::move(token);
       co_return std::nullopt;
     }
   }
   co_return replay_refused();
+}
+
+Result<BillingTerms> PaidRequest::late_terms(const std::string& payment_id) const {
+  auto recorded = store_.queue_list(kLateTermsQueue, payment_id, "", 1);
+  if (!recorded) return recorded.error();
+  if (!recorded->empty()) {
+    if (auto terms = parse_terms_json(recorded->front().data)) return *terms;
+    log::error("recorded credential terms are unreadable; using the current offer's",
+               {{"payment_id", payment_id}});
+  }
+  return terms();
 }
 
 http::OutgoingResponse PaidRequest::replay_refused() {
@@ -323,6 +415,7 @@ asio::awaitable<http::OutgoingResponse> PaidRequest::serve_redeemed() {
           ? relay_response(std::move(std::get<http::Response>(outcome)),
                            ctx_.request.method() == bhttp::verb::head)
           : upstream_failure_response(*ctx_.merchant, std::get<http::TransportError>(outcome));
+  if (redeemed_token_) response.set("X-402-Credential", *redeemed_token_);
   SettleResult settled;
   settled.kind = SettleResult::Kind::Settled;
   settled.transaction = redeemed_->tx_hash;
@@ -450,6 +543,20 @@ asio::awaitable<SettleResult> PaidRequest::settle(const VerifyResult& verified) 
       if (!updated) {
         log::error("payment status could not be recorded",
                    {{"payment_id", record_.id}, {"error", updated.error().message}});
+      }
+      if (settled.kind == SettleResult::Kind::Unknown && terms().grant) {
+        // Only on this rare path: a payment that settles normally gets its credential now.
+        QueueJob job;
+        job.id = record_.id;
+        job.state = "awaiting_retry";
+        job.data = terms_json(terms());
+        auto kept = co_await run_blocking(ctx_.services.store_pool,
+                                          [&] { return store_.queue_put(kLateTermsQueue, job); });
+        if (!kept) {
+          // The retry falls back to the offer's terms at that time.
+          log::error("credential terms of an unknown settlement could not be recorded",
+                     {{"payment_id", record_.id}, {"error", kept.error().message}});
+        }
       }
       break;
     }

@@ -21,8 +21,6 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-constexpr int64_t kPackageLifetimeSeconds = 365LL * 24 * 3600;
-
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -155,12 +153,7 @@ class PolicyPricedRequest {
 
     auto [response, status] = co_await proxy();
     usage.upstream_status = status;
-    auto recorded =
-        co_await run_blocking(ctx_.services.store_pool, [&] { return store.record_usage(usage); });
-    if (!recorded) {
-      log::error("usage record lost",
-                 {{"request_id", ctx_.request_id}, {"error", recorded.error().message}});
-    }
+    co_await record_served(usage);
     co_return std::move(response);
   }
 
@@ -328,13 +321,12 @@ class PolicyPricedRequest {
     BillingTerms terms;
     terms.mode = std::string(policy::to_string(decision.mode));
     terms.policy_version = std::to_string(active_->version);
-    if (decision.mode == policy::BillingMode::kTimePass) {
-      terms.grant =
-          BillingTerms::Grant{decision.scope == policy::PassScope::kMerchant ? "*" : route_.path,
-                              static_cast<int64_t>(decision.duration_seconds), 0};
-    } else if (decision.mode == policy::BillingMode::kPackage) {
-      terms.grant = BillingTerms::Grant{route_.path, kPackageLifetimeSeconds,
-                                        static_cast<int64_t>(decision.calls)};
+    if (decision.mode == policy::BillingMode::kTimePass ||
+        decision.mode == policy::BillingMode::kPackage) {
+      // The policy reader filled in the package's default lifetime when it named none.
+      terms.grant = BillingTerms::Grant{
+          decision.scope == policy::PassScope::kMerchant ? "*" : route_.path,
+          static_cast<int64_t>(decision.duration_seconds), static_cast<int64_t>(decision.calls)};
     }
     terms_.push_back(std::move(terms));
     return Ok{};
@@ -383,13 +375,22 @@ class PolicyPricedRequest {
     usage.policy_version = std::to_string(active_->version);
     usage.upstream_status = status;
     usage.created_ms = now_ms();
-    auto recorded = co_await run_blocking(ctx_.services.store_pool,
-                                          [&] { return ctx_.services.store.record_usage(usage); });
+    co_await record_served(usage);
+    co_return std::move(response);
+  }
+
+  // The usage record of a call already served. When the store fails it goes to the spool, which
+  // is applied once the store answers again: a served call is never missing from the books.
+  asio::awaitable<void> record_served(const UsageRecord& usage) {
+    auto recorded = co_await run_blocking(ctx_.services.store_pool, [&]() -> Status {
+      if (auto stored = ctx_.services.store.record_usage(usage); stored) return stored;
+      ctx_.services.metrics.counter_add("x402_store_errors_total", "op=record_usage");
+      return ctx_.services.spool.append_usage(usage);
+    });
     if (!recorded) {
-      log::error("usage record lost",
+      log::error("usage record lost: neither the store nor the spool took it",
                  {{"request_id", ctx_.request_id}, {"error", recorded.error().message}});
     }
-    co_return std::move(response);
   }
 
   asio::awaitable<std::pair<http::OutgoingResponse, int>> proxy() {

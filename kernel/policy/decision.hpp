@@ -11,8 +11,11 @@ enum class BillingMode { kPerRequest, kTimePass, kPackage, kFree };
 
 std::string_view to_string(BillingMode mode);
 
-// What a time pass covers once paid.
+// What a time pass or package covers once paid.
 enum class PassScope { kRoute, kMerchant };
+
+// How long a package lasts when the policy does not say (capped by max_package_seconds).
+inline constexpr uint64_t kDefaultPackageSeconds = 365ULL * 24 * 3600;
 
 std::string_view to_string(PassScope scope);
 
@@ -21,8 +24,10 @@ struct PriceDecision {
   std::optional<std::string> asset;    // one of RouteOffer::assets; unset → route default
   std::optional<std::string> network;  // one of RouteOffer::networks; unset → route default
   BillingMode mode = BillingMode::kPerRequest;
-  uint64_t duration_seconds = 0;        // kTimePass only, 1..max_pass_seconds
-  PassScope scope = PassScope::kRoute;  // kTimePass only
+  // kTimePass: 1..max_pass_seconds (required). kPackage: 1..max_package_seconds, default
+  // kDefaultPackageSeconds (or max_package_seconds when lower). 0 otherwise.
+  uint64_t duration_seconds = 0;
+  PassScope scope = PassScope::kRoute;  // kTimePass and kPackage
   uint64_t calls = 0;                   // kPackage only, 1..max_package_calls
   std::optional<std::string> description;
 

@@ -204,18 +204,29 @@ Result<PriceDecision> read_fields(lua_State* L, int table, const PolicyLimits& l
   decision.network = std::move(*network);
 
   push_field(L, table, "duration_seconds");
+  const bool buys_credential =
+      decision.mode == BillingMode::kTimePass || decision.mode == BillingMode::kPackage;
   if (decision.mode == BillingMode::kTimePass) {
     auto duration = read_count(L, lua_gettop(L), "duration_seconds", limits.max_pass_seconds);
     if (!duration) return duration.error();
     decision.duration_seconds = *duration;
+  } else if (decision.mode == BillingMode::kPackage) {
+    if (lua_isnil(L, -1)) {
+      decision.duration_seconds = std::min(kDefaultPackageSeconds, limits.max_package_seconds);
+    } else {
+      auto duration = read_count(L, lua_gettop(L), "duration_seconds", limits.max_package_seconds);
+      if (!duration) return duration.error();
+      decision.duration_seconds = *duration;
+    }
   } else if (!lua_isnil(L, -1)) {
-    return invalid("duration_seconds", "duration_seconds is only valid with mode \"time_pass\"");
+    return invalid("duration_seconds",
+                   "duration_seconds is only valid with mode \"time_pass\" or \"package\"");
   }
 
   push_field(L, table, "scope");
   if (!lua_isnil(L, -1)) {
-    if (decision.mode != BillingMode::kTimePass) {
-      return invalid("scope", "scope is only valid with mode \"time_pass\"");
+    if (!buys_credential) {
+      return invalid("scope", "scope is only valid with mode \"time_pass\" or \"package\"");
     }
     const std::string_view scope = lua_type(L, -1) == LUA_TSTRING ? string_at(L, -1) : "";
     if (scope == "route") {

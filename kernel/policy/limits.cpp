@@ -33,6 +33,7 @@ Status PolicyLimits::validate() const {
       check_range<size_t>("max_string_bytes", max_string_bytes, H::kStringBytes),
       check_range<uint64_t>("max_pass_seconds", max_pass_seconds, H::kPassSeconds),
       check_range<uint64_t>("max_package_calls", max_package_calls, H::kPackageCalls),
+      check_range<uint64_t>("max_package_seconds", max_package_seconds, H::kPackageSeconds),
       check_range<size_t>("max_description_bytes", max_description_bytes, H::kDescriptionBytes),
   };
   for (const auto& error : errors) {

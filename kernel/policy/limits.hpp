@@ -28,6 +28,7 @@ struct PolicyLimits {
   std::string max_amount = "1000000000";  // atomic units (1000 USDC at 6 decimals)
   uint64_t max_pass_seconds = 30 * 24 * 3600;
   uint64_t max_package_calls = 100'000;
+  uint64_t max_package_seconds = 365 * 24 * 3600;  // also the lifetime of a package by default
   size_t max_description_bytes = 256;
 
   // Checks every field against the hard maxima below; code "policy_invalid_limits".
@@ -44,6 +45,7 @@ struct PolicyHardMaxima {
   static constexpr size_t kStringBytes = 1024 * 1024;
   static constexpr uint64_t kPassSeconds = 366ULL * 24 * 3600;
   static constexpr uint64_t kPackageCalls = 10'000'000;
+  static constexpr uint64_t kPackageSeconds = 366ULL * 24 * 3600;
   static constexpr size_t kDescriptionBytes = 1024;
   static constexpr size_t kSourceBytes = 64 * 1024;  // policy source text
 };

@@ -64,6 +64,12 @@ TEST(PolicyLimits, RefusesValuesBeyondTheHardMaxima) {
   l.max_pattern_subject_bytes = 0;
   EXPECT_EQ(refused_field(l), "max_pattern_subject_bytes");
   l = {};
+  l.max_package_seconds = PolicyHardMaxima::kPackageSeconds + 1;
+  EXPECT_EQ(refused_field(l), "max_package_seconds");
+  l = {};
+  l.max_package_seconds = 0;
+  EXPECT_EQ(refused_field(l), "max_package_seconds");
+  l = {};
   l.max_amount = "1.5";
   EXPECT_EQ(refused_field(l), "max_amount");
   l = {};

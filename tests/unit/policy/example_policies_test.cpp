@@ -96,6 +96,13 @@ TEST(ExamplePolicies, PrepaidPackageReadsHeaders) {
   auto large = price_ok(*policy, request);
   EXPECT_EQ(large.calls, 1000u);
   EXPECT_EQ(large.amount, "4000000");
+  EXPECT_EQ(large.duration_seconds, kDefaultPackageSeconds);
+  EXPECT_EQ(large.scope, PassScope::kRoute);
+  request.headers.back().second = "trial";
+  auto trial = price_ok(*policy, request);
+  EXPECT_EQ(trial.calls, 20u);
+  EXPECT_EQ(trial.duration_seconds, 7u * 24 * 3600);
+  EXPECT_EQ(trial.scope, PassScope::kMerchant);
 }
 
 TEST(ExamplePolicies, FreeTier) {

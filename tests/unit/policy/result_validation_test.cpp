@@ -111,6 +111,47 @@ TEST(ResultValidation, TimePassNeedsABoundedDuration) {
                  "scope", "\"route\" or \"merchant\"");
   expect_invalid("{ amount = 1, duration_seconds = 60 }", "duration_seconds", "only valid");
   expect_invalid("{ amount = 1, scope = 'route' }", "scope", "only valid");
+  expect_invalid("{ mode = 'free', duration_seconds = 60 }", "duration_seconds", "only valid");
+  expect_invalid("{ mode = 'free', scope = 'merchant' }", "scope", "only valid");
+}
+
+TEST(ResultValidation, PackageLastsAYearUnlessItSaysOtherwise) {
+  auto plain = answer("{ amount = '5', mode = 'package', calls = 10 }");
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->duration_seconds, 365u * 24 * 3600);
+  EXPECT_EQ(plain->scope, PassScope::kRoute);
+
+  auto custom = answer(
+      "{ amount = '5', mode = 'package', calls = 10, duration_seconds = 7 * 86400, "
+      "scope = 'merchant' }");
+  ASSERT_TRUE(custom.ok()) << custom.error().message;
+  EXPECT_EQ(custom->duration_seconds, 7u * 86400);
+  EXPECT_EQ(custom->scope, PassScope::kMerchant);
+  EXPECT_EQ(answer("{ amount = '5', mode = 'package', calls = 1, scope = 'route' }")->scope,
+            PassScope::kRoute);
+
+  // A merchant that lowered max_package_seconds gets that as the default, never more.
+  PolicyLimits short_lived;
+  short_lived.max_package_seconds = 3600;
+  EXPECT_EQ(answer("{ amount = '5', mode = 'package', calls = 10 }", short_lived)->duration_seconds,
+            3600u);
+  expect_invalid("{ amount = 1, mode = 'package', calls = 1, duration_seconds = 3601 }",
+                 "duration_seconds", "between 1 and 3600", short_lived);
+}
+
+TEST(ResultValidation, PackageDurationAndScopeAreBounded) {
+  expect_invalid("{ amount = 1, mode = 'package', calls = 1, duration_seconds = 0 }",
+                 "duration_seconds", "between 1 and 31536000");
+  expect_invalid("{ amount = 1, mode = 'package', calls = 1, duration_seconds = 366 * 86400 }",
+                 "duration_seconds", "between 1 and 31536000");
+  expect_invalid("{ amount = 1, mode = 'package', calls = 1, duration_seconds = 2.5 }",
+                 "duration_seconds", "whole number");
+  expect_invalid("{ amount = 1, mode = 'package', calls = 1, duration_seconds = '60' }",
+                 "duration_seconds", "integer");
+  expect_invalid("{ amount = 1, mode = 'package', calls = 1, scope = 'global' }", "scope",
+                 "\"route\" or \"merchant\"");
+  expect_invalid("{ amount = 1, mode = 'package', calls = 1, scope = true }", "scope",
+                 "\"route\" or \"merchant\"");
 }
 
 TEST(ResultValidation, PackageNeedsABoundedCallCount) {
