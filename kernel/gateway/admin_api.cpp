@@ -6,7 +6,9 @@
 #include <boost/json/serialize.hpp>
 
 #include "config/api_key_hash.hpp"
+#include "gateway/admin_books.hpp"
 #include "gateway/blocking.hpp"
+#include "gateway/idempotency.hpp"
 #include "gateway/policy_service.hpp"
 #include "gateway/responses.hpp"
 #include "observability/log.hpp"
@@ -73,7 +75,7 @@ json::object decision_json(const policy::PriceDecision& d) {
   json::object o{{"amount", d.amount}, {"mode", policy::to_string(d.mode)}};
   if (d.asset) o["asset"] = *d.asset;
   if (d.network) o["network"] = *d.network;
-  if (d.mode == policy::BillingMode::kTimePass) {
+  if (d.mode == policy::BillingMode::kTimePass || d.mode == policy::BillingMode::kPackage) {
     o["duration_seconds"] = d.duration_seconds;
     o["scope"] = policy::to_string(d.scope);
   }
@@ -253,11 +255,36 @@ class AdminRequest {
       res.set(bhttp::field::www_authenticate, "Bearer");
       co_return res;
     }
+    key_ = key;
+    if (request_.method() == bhttp::verb::post &&
+        request_.find("Idempotency-Key") != request_.end()) {
+      co_return co_await idempotent();
+    }
+    co_return co_await route();
+  }
+
+ private:
+  // A POST with Idempotency-Key runs once per (API key, Idempotency-Key); retries replay its
+  // answer (docs/idempotency.md). A 5xx is not kept: nothing was stored, the client may retry.
+  asio::awaitable<http::OutgoingResponse> idempotent() {
+    auto parsed = parse_idempotency_key(request_["Idempotency-Key"]);
+    if (!parsed) co_return error_response(400, parsed.error());
+    IdempotentRequest idempotent{
+        "admin-key:" + key_->sha256_hex, std::move(*parsed),
+        request_fingerprint({request_.method_string(), request_.target(), request_.body()}),
+        "Idempotency-Key"};
+    co_return co_await run_idempotent(
+        services_, *snapshot_->config, std::move(idempotent), [this] { return route(); },
+        [](const http::OutgoingResponse& res) { return res.result_int() < 500; });
+  }
+
+  asio::awaitable<http::OutgoingResponse> route() {
+    const AdminApiKey* key = key_;
     const std::string_view target = request_.target();
     const auto parts = split_path(target.substr(0, target.find('?')));
     // v1 / merchants / {id} / policies [ / validate | rollback | {v} [ / activate ] ]
     if (parts.size() < 4 || parts.size() > 6 || parts[0] != "v1" || parts[1] != "merchants" ||
-        parts[3] != "policies") {
+        (parts[3] != "policies" && !is_books_resource(parts[3]))) {
       co_return fail(404, "not_found", "path",
                      "unknown endpoint; see docs/policies.md, \"Managing policies\"");
     }
@@ -270,6 +297,9 @@ class AdminRequest {
     if (!merchant_) {
       co_return fail(404, "unknown_merchant", "merchant_id",
                      "no merchant '" + merchant_id_ + "' in the config");
+    }
+    if (is_books_resource(parts[3])) {
+      co_return co_await serve_books(request_, *snapshot_->config, *merchant_, services_);
     }
     for (const auto& route : merchant_->routes) {
       if (!route.policy_priced) continue;
@@ -310,7 +340,6 @@ class AdminRequest {
     co_return co_await change([&] { return store_.activate_policy(merchant_id_, *version); });
   }
 
- private:
   http::OutgoingResponse not_allowed(std::string_view allow) {
     auto res = fail(405, "method_not_allowed", "method", "use " + std::string(allow));
     res.set(bhttp::field::allow, allow);
@@ -424,6 +453,12 @@ class AdminRequest {
       if (e.code == "no_previous_policy") co_return error_response(409, e);
       co_return store_failed(e);
     }
+    if (auto announced =
+            co_await services_.cache.publish(std::string(kPolicyChangeChannel), merchant_id_);
+        !announced) {
+      log::warn("activation stored but not announced; other nodes pick it up at their next poll",
+                {{"merchant", merchant_id_}, {"error", announced.error().message}});
+    }
     log::info("policy activated", {{"merchant", merchant_id_},
                                    {"policy_version", changed->active_version},
                                    {"previous_version", changed->previous_version}});
@@ -437,6 +472,7 @@ class AdminRequest {
   GatewayServices& services_;
   Store& store_;
   std::function<Status()> refresh_;
+  const AdminApiKey* key_ = nullptr;
   std::string merchant_id_;
   const MerchantConfig* merchant_ = nullptr;
   std::string route_;

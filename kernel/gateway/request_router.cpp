@@ -2,6 +2,7 @@
 
 #include "config/route_matcher.hpp"
 #include "gateway/payment_flow.hpp"
+#include "gateway/payment_identifier.hpp"
 #include "gateway/policy_flow.hpp"
 #include "gateway/proxy.hpp"
 #include "gateway/responses.hpp"
@@ -85,9 +86,11 @@ asio::awaitable<http::OutgoingResponse> route_request(RequestContext& ctx) {
   ctx.log["route"] = ctx.route->path;
 
   if (ctx.route->free) co_return co_await proxy_free(ctx);
-  if (ctx.route->policy_priced) co_return co_await handle_policy_request(ctx);
+  if (ctx.route->policy_priced) {
+    co_return co_await with_payment_identifier(ctx, [&] { return handle_policy_request(ctx); });
+  }
   const RoutePlan* plan = ctx.snapshot->plan_for(*ctx.route);
-  co_return co_await handle_paid_request(ctx, *plan);
+  co_return co_await with_payment_identifier(ctx, [&] { return handle_paid_request(ctx, *plan); });
 }
 
 }  // namespace x402
