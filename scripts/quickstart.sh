@@ -86,6 +86,7 @@ show_logs() {
 # The chain is new on every run, so the books of earlier runs (payments, settlement jobs that
 # point at transactions of a chain that no longer exists) go too.
 rm -f examples/quickstart/x402d.db examples/quickstart/x402d.db-wal examples/quickstart/x402d.db-shm
+rm -rf examples/quickstart/x402d-spool
 
 say "starting the devnet: anvil on 127.0.0.1:$DEVNET_PORT, USDC at Base Sepolia's address"
 DEVNET_JSON=$LOG_DIR/devnet.json

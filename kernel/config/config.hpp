@@ -34,12 +34,24 @@ struct ServerConfig {
 };
 
 struct StorageConfig {
-  std::string backend = "sqlite";  // only "sqlite" for now
-  std::string path = "x402d.db";   // relative paths resolve against the config file's folder
+  std::string backend = "sqlite";  // "sqlite" (one node) | "postgres" (many nodes)
+  std::string path = "x402d.db";   // sqlite: relative paths resolve against the config's folder
+  std::string url;                 // postgres: libpq URI (may come from env:VAR)
+  unsigned pool_size = 8;          // postgres: connections per node
+  // Completions and usage records the database could not take after money moved wait here, on
+  // this node's disk, until it answers again (state/spool.hpp).
+  std::string spool_dir = "x402d-spool";
+  bool operator==(const StorageConfig&) const = default;
 };
 
 struct CacheConfig {
-  std::string backend = "memory";  // only "memory" for now
+  std::string backend = "memory";  // "memory" (one node) | "redis" (many nodes)
+  std::string host = "127.0.0.1";  // redis: from url redis://[:password@]host[:port][/db]
+  uint16_t port = 6379;
+  std::string password;
+  unsigned database = 0;
+  std::chrono::milliseconds command_timeout{500};
+  bool operator==(const CacheConfig&) const = default;
 };
 
 struct PluginsConfig {
@@ -89,6 +101,11 @@ enum class SettleTiming { After, Before };
 // background and emits an event). Facilitators without settle options always confirm.
 enum class SettleMode { Confirmed, Broadcast };
 
+// The x402 payment-identifier extension on a paid route (docs/idempotency.md): not advertised
+// (off), advertised and honoured when a client sends one (optional), or demanded (required: a
+// payment without an id is refused with 400).
+enum class PaymentIdentifierMode { Off, Optional, Required };
+
 // One way to pay for a route: an amount of an asset on a network.
 struct PriceOption {
   const AssetConfig* asset = nullptr;  // points into Config::assets (stable: Config is immutable)
@@ -107,6 +124,7 @@ struct RouteConfig {
   std::string description;
   std::string mime_type;
   uint32_t max_timeout_seconds = 60;
+  PaymentIdentifierMode payment_identifier = PaymentIdentifierMode::Optional;
 
   // `pricing: policy`: the merchant's active Lua policy prices each request (docs/policies.md).
   // `accepts` still lists the assets and networks the policy may choose from.
@@ -159,6 +177,18 @@ struct FacilitatorApiConfig {
   std::string facilitator;  // the name of an entry under facilitators:
 };
 
+// The books (docs/books.md): the platform's cut of each merchant's settled revenue.
+struct BooksConfig {
+  uint32_t platform_fee_bps = 0;  // basis points, 0..10000
+};
+
+// Idempotency-Key (admin API) and payment-identifier (paid routes): how long a key and the
+// response kept for its replays are remembered, and the largest response body kept for replay.
+struct IdempotencyConfig {
+  std::chrono::hours retention{24};
+  size_t max_stored_body_bytes = 1024 * 1024;
+};
+
 struct MerchantConfig {
   std::string id;  // URL prefix: routes live under /{id}/...
   http::Origin upstream;
@@ -168,6 +198,7 @@ struct MerchantConfig {
   std::string pay_to;                                        // 0x + 40 hex
   std::vector<RouteConfig> routes;                           // first match wins
   MerchantPolicyConfig policy;
+  std::optional<uint32_t> platform_fee_bps;  // overrides books.platform_fee_bps for this merchant
 };
 
 struct Config {
@@ -185,6 +216,13 @@ struct Config {
   std::optional<FacilitatorApiConfig> facilitator_api;  // absent: not served
   std::optional<AdminApiConfig> admin;                  // absent: not served
   std::optional<CredentialsConfig> credentials;         // required when a route is policy-priced
+  IdempotencyConfig idempotency;
+  BooksConfig books;
+
+  // The merchant's override, else books.platform_fee_bps.
+  uint32_t platform_fee_bps(const MerchantConfig& merchant) const {
+    return merchant.platform_fee_bps.value_or(books.platform_fee_bps);
+  }
 
   const MerchantConfig* find_merchant(std::string_view id) const;
   const AssetConfig* find_asset(std::string_view symbol, const Network& network) const;

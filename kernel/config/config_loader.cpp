@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <boost/asio/ip/address_v6.hpp>
+#include <boost/url/parse.hpp>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -29,6 +30,8 @@ using config_detail::Section;
 namespace fs = std::filesystem;
 
 constexpr uint64_t kDayMs = 24ull * 3600 * 1000;
+// Basis points: 10000 is the whole amount.
+constexpr uint64_t kMaxFeeBps = 10000;
 
 bool is_lower_name(std::string_view s, size_t max_len) {
   if (s.empty() || s.size() > max_len) return false;
@@ -357,7 +360,7 @@ void read_route_pricing(const Section& s, RouteConfig& route) {
 RouteConfig read_route(const Field& item, const Config& config) {
   const Section s(item, {"path", "methods", "price", "asset", "network", "accepts", "free",
                          "settle", "settle_mode", "description", "mime_type", "max_timeout_seconds",
-                         "pricing", "policy_fallback"});
+                         "pricing", "policy_fallback", "payment_identifier"});
   RouteConfig route;
   const Field path = s.require("path");
   route.path = path.as_string();
@@ -384,7 +387,8 @@ RouteConfig read_route(const Field& item, const Config& config) {
                      : "use exactly one of 'price', 'accepts' and 'free: true'");
   }
   if (route.free) {
-    for (std::string_view key : {"asset", "network", "settle", "settle_mode"}) {
+    for (std::string_view key :
+         {"asset", "network", "settle", "settle_mode", "payment_identifier"}) {
       if (auto f = s.get(key)) f->fail("a free route takes no payment; remove this key");
     }
   } else if (auto f = s.get("accepts")) {
@@ -427,6 +431,19 @@ RouteConfig read_route(const Field& item, const Config& config) {
     } else {
       f->fail("'" + mode + "' must be 'confirmed' (settle answers once the transfer is on chain) " +
               "or 'broadcast' (settle answers once it is sent; confirmation follows)");
+    }
+  }
+  if (auto f = s.get("payment_identifier")) {
+    const std::string mode = f->as_string();
+    if (mode == "off") {
+      route.payment_identifier = PaymentIdentifierMode::Off;
+    } else if (mode == "optional") {
+      route.payment_identifier = PaymentIdentifierMode::Optional;
+    } else if (mode == "required") {
+      route.payment_identifier = PaymentIdentifierMode::Required;
+    } else {
+      f->fail("'" + mode + "' must be 'off', 'optional' (advertised; a retry with the same id " +
+              "replays the first answer) or 'required' (a payment without an id is refused)");
     }
   }
   if (auto f = s.get("description")) route.description = f->as_string();
@@ -529,7 +546,7 @@ std::optional<Field> read_merchants(const Field& list, Config& config) {
   std::optional<Field> first_paid_route;
   for (const Field& item : list.as_list()) {
     const Section s(item, {"id", "upstream", "upstream_connect_timeout_ms", "upstream_timeout_ms",
-                           "pay_to", "routes", "policy"});
+                           "pay_to", "routes", "policy", "platform_fee_bps"});
     MerchantConfig merchant;
     const Field id = s.require("id");
     merchant.id = id.as_string();
@@ -560,6 +577,9 @@ std::optional<Field> read_merchants(const Field& list, Config& config) {
     }
     if (merchant.routes.empty()) routes.fail("needs at least one route");
     if (auto f = s.get("policy")) merchant.policy = read_merchant_policy(*f);
+    if (auto f = s.get("platform_fee_bps")) {
+      merchant.platform_fee_bps = static_cast<uint32_t>(f->as_uint(0, kMaxFeeBps));
+    }
     config.merchants.push_back(std::move(merchant));
   }
   return first_paid_route;
@@ -593,6 +613,67 @@ FacilitatorApiConfig read_facilitator_api(const Section& s, const Config& config
   return api;
 }
 
+// A connection URL may carry a password, so it can also come from the environment.
+std::string url_or_env(const Field& field) {
+  const std::string value = field.as_nonempty_string();
+  return value.starts_with("env:") ? secret_from_env(field) : value;
+}
+
+void read_storage(const Section& s, StorageConfig& storage) {
+  storage.backend = text(s, "backend", storage.backend);
+  storage.spool_dir = text(s, "spool_dir", storage.spool_dir);
+  if (storage.backend == "sqlite") {
+    storage.path = text(s, "path", storage.path);
+    if (auto url = s.get("url")) url->fail("url is for backend: postgres; sqlite takes path");
+  } else if (storage.backend == "postgres") {
+    storage.url = url_or_env(s.require("url"));
+    if (!storage.url.starts_with("postgresql://") && !storage.url.starts_with("postgres://")) {
+      s.require("url").fail("expected a postgresql://user@host:port/database URL");
+    }
+    storage.pool_size = number<unsigned>(s, "pool_size", storage.pool_size, 1, 256);
+    if (auto path = s.get("path")) path->fail("path is for backend: sqlite; postgres takes url");
+  } else {
+    s.get("backend")->fail("unknown storage backend '" + storage.backend +
+                           "'; supported: sqlite, postgres");
+  }
+}
+
+void read_cache(const Section& s, CacheConfig& cache) {
+  cache.backend = text(s, "backend", cache.backend);
+  if (cache.backend == "memory") {
+    if (auto url = s.get("url")) url->fail("url is for backend: redis");
+    return;
+  }
+  if (cache.backend != "redis") {
+    s.get("backend")->fail("unknown cache backend '" + cache.backend +
+                           "'; supported: memory, redis");
+  }
+  const Field url_field = s.require("url");
+  const std::string url = url_or_env(url_field);
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed || parsed->scheme() != "redis" || parsed->host().empty()) {
+    url_field.fail("expected redis://[:password@]host[:port][/database]");
+  }
+  cache.host = parsed->host();
+  if (parsed->has_port()) {
+    if (parsed->port_number() == 0) url_field.fail("the port must be 1-65535");
+    cache.port = parsed->port_number();
+  }
+  if (parsed->has_password()) cache.password = parsed->password();
+  const std::string path = parsed->path();
+  if (!path.empty() && path != "/") {
+    const std::string db = path.substr(1);
+    if (db.empty() || db.size() > 2 || !std::all_of(db.begin(), db.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c)) != 0;
+        })) {
+      url_field.fail("the database after the / must be a number 0-15");
+    }
+    cache.database = static_cast<unsigned>(std::stoul(db));
+    if (cache.database > 15) url_field.fail("the database after the / must be a number 0-15");
+  }
+  cache.command_timeout = millis(s, "command_timeout_ms", cache.command_timeout);
+}
+
 std::shared_ptr<const Config> build(const YAML::Node& document, const ErrorSink& sink,
                                     const std::string& source_path, const fs::path& base_dir) {
   const Field root_field(sink, document, "", 1);
@@ -600,8 +681,9 @@ std::shared_ptr<const Config> build(const YAML::Node& document, const ErrorSink&
     sink.fail(1, "", "the config is empty; see docs/configuration.md for an example");
   }
   const Section root(
-      root_field, {"server", "storage", "cache", "plugins", "routing", "failover", "facilitators",
-                   "networks", "assets", "merchants", "facilitator_api", "admin", "credentials"});
+      root_field,
+      {"server", "storage", "cache", "plugins", "routing", "failover", "facilitators", "networks",
+       "assets", "merchants", "facilitator_api", "admin", "credentials", "books", "idempotency"});
   auto config = std::make_shared<Config>();
   config->source_path = source_path;
   config->networks = NetworkTable::builtin();
@@ -610,22 +692,13 @@ std::shared_ptr<const Config> build(const YAML::Node& document, const ErrorSink&
     read_server(Section(*f, {"listen", "workers", "public_url", "limits", "timeouts"}),
                 config->server);
   if (auto f = root.get("storage")) {
-    const Section s(*f, {"backend", "path"});
-    config->storage.backend = text(s, "backend", config->storage.backend);
-    if (config->storage.backend != "sqlite") {
-      s.get("backend")->fail("unknown storage backend '" + config->storage.backend +
-                             "'; supported: sqlite");
-    }
-    config->storage.path = text(s, "path", config->storage.path);
+    read_storage(Section(*f, {"backend", "path", "url", "pool_size", "spool_dir"}),
+                 config->storage);
   }
   config->storage.path = resolve_path(base_dir, config->storage.path);
+  config->storage.spool_dir = resolve_path(base_dir, config->storage.spool_dir);
   if (auto f = root.get("cache")) {
-    const Section s(*f, {"backend"});
-    config->cache.backend = text(s, "backend", config->cache.backend);
-    if (config->cache.backend != "memory") {
-      s.get("backend")->fail("unknown cache backend '" + config->cache.backend +
-                             "'; supported: memory");
-    }
+    read_cache(Section(*f, {"backend", "url", "command_timeout_ms"}), config->cache);
   }
   if (auto f = root.get("plugins")) {
     const Section s(*f, {"directories", "load"});
@@ -686,8 +759,20 @@ std::shared_ptr<const Config> build(const YAML::Node& document, const ErrorSink&
       }
     }
   }
+  if (auto f = root.get("books")) {
+    const Section s(*f, {"platform_fee_bps"});
+    config->books.platform_fee_bps =
+        number<uint32_t>(s, "platform_fee_bps", config->books.platform_fee_bps, 0, kMaxFeeBps);
+  }
   if (auto f = root.get("admin")) {
     config->admin = read_admin(Section(*f, {"listen", "api_keys"}), *config);
+  }
+  if (auto f = root.get("idempotency")) {
+    const Section s(*f, {"retention_hours", "max_stored_body_bytes"});
+    config->idempotency.retention = std::chrono::hours(
+        number<uint64_t>(s, "retention_hours", config->idempotency.retention.count(), 1, 24 * 365));
+    config->idempotency.max_stored_body_bytes = number<size_t>(
+        s, "max_stored_body_bytes", config->idempotency.max_stored_body_bytes, 0, 64ull << 20);
   }
   return config;
 }

@@ -17,6 +17,7 @@
 #include "gateway/facilitator_api.hpp"
 #include "gateway/request_router.hpp"
 #include "gateway/responses.hpp"
+#include "gateway/state_backends.hpp"
 #include "observability/log.hpp"
 #include "plugin_host/instance.hpp"
 
@@ -80,16 +81,29 @@ Status Gateway::start(std::shared_ptr<const Config> config) {
   config_path_ = config->source_path;
   const auto& server_config = config->server;
 
-  auto store = open_sqlite_store(config->storage.path);
+  auto store = open_store(config->storage);
   if (!store) return store.error();
   store_ = std::move(store.value());
-  cache_ = make_memory_cache();
+  cache_ = make_cache(config->cache);
+  if (config->cache.backend == "redis" && !wait_for_cache(*cache_, 3s)) {
+    log::warn("Redis does not answer yet; paid requests are refused (503) until it does",
+              {{"redis", config->cache.host + ":" + std::to_string(config->cache.port)}});
+  }
+  auto spool = Spool::open(config->storage.spool_dir);
+  if (!spool) return spool.error();
+  spool_ = std::move(spool.value());
+  if (spool_->pending() > 0) {
+    log::warn("the spool holds records the database has not taken yet; applying them",
+              {{"spool", spool_->path()}, {"pending", spool_->pending()}});
+  }
+  storage_config_ = config->storage;
+  cache_config_ = config->cache;
   store_pool_ = std::make_unique<asio::thread_pool>(4);
   unsigned workers = server_config.workers;
   if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
   policies_ = std::make_unique<PolicyService>(workers + 1);  // + the control thread
   services_ = std::make_unique<GatewayServices>(
-      GatewayServices{*store_, *cache_, *store_pool_, metrics_, *policies_});
+      GatewayServices{*store_, *cache_, *store_pool_, metrics_, *policies_, *spool_});
 
   tls_ = http::make_client_tls_context();
   if (!options_.extra_ca_file.empty()) tls_->load_verify_file(options_.extra_ca_file);
@@ -273,7 +287,10 @@ Status Gateway::apply(std::shared_ptr<const Config> config) {
     return built.error();
   }
   // Before the first start the listeners do not exist yet: start() opens them from this config.
-  if (server_) warn_if_facilitator_api_listener_changed(*config);
+  if (server_) {
+    warn_if_facilitator_api_listener_changed(*config);
+    warn_if_state_backends_changed(*config);
+  }
   auto snapshot = std::const_pointer_cast<Snapshot>(built.value());
   snapshot->generation = ++generation_;
   // The merchants' limits may have changed with the config: rebuild the active set for it before
@@ -293,6 +310,19 @@ Status Gateway::apply(std::shared_ptr<const Config> config) {
     asio::co_spawn(control_, refresh_supported(snapshot, false), asio::detached);
   }
   return Ok{};
+}
+
+void Gateway::warn_if_state_backends_changed(const Config& config) const {
+  // Switching databases under live traffic would split the books between two stores; the
+  // connections stay as opened until a restart, deliberately.
+  if (!(config.storage == storage_config_)) {
+    log::warn("storage changed; restart x402d to apply it. The store opened at start keeps serving",
+              {{"backend", storage_config_.backend}, {"configured", config.storage.backend}});
+  }
+  if (!(config.cache == cache_config_)) {
+    log::warn("cache changed; restart x402d to apply it. The cache opened at start keeps serving",
+              {{"backend", cache_config_.backend}, {"configured", config.cache.backend}});
+  }
 }
 
 void Gateway::warn_if_facilitator_api_listener_changed(const Config& config) const {
@@ -439,10 +469,73 @@ asio::awaitable<void> Gateway::policy_poll_loop() {
   }
 }
 
+void Gateway::listen_for_policy_notices() {
+  policy_notices_ = std::make_shared<NoticeRelay>();
+  policy_notices_->deliver = [this] {
+    asio::co_spawn(
+        control_,
+        [this]() -> asio::awaitable<void> {
+          auto refreshed =
+              co_await run_blocking(*store_pool_, [this] { return refresh_policies(); });
+          if (!refreshed) metrics_.counter_add("x402_store_errors_total", "op=policy_refresh");
+        },
+        asio::detached);
+  };
+  cache_->subscribe(std::string(kPolicyChangeChannel),
+                    [relay = policy_notices_](const std::string&) {
+                      std::lock_guard lock(relay->mutex);
+                      if (relay->deliver) relay->deliver();
+                    });
+}
+
+asio::awaitable<void> Gateway::spool_drain_loop() {
+  // Once a second while anything waits: the spool only fills while the store is failing.
+  asio::steady_timer timer(control_);
+  while (!stopping_) {
+    metrics_.gauge_set("x402_spool_pending", "", static_cast<int64_t>(spool_->pending()));
+    if (spool_->pending() > 0) {
+      auto drained = co_await run_blocking(*store_pool_, [this] { return spool_->drain(*store_); });
+      if (!drained) {
+        metrics_.counter_add("x402_store_errors_total", "op=spool_drain");
+      } else if (drained->applied + drained->set_aside > 0) {
+        log::info("spooled records applied to the store",
+                  {{"applied", drained->applied}, {"pending", spool_->pending()}});
+        if (drained->set_aside > 0) {
+          log::error("spooled records that can never apply were set aside for the operator",
+                     {{"count", drained->set_aside}, {"file", spool_->path() + " (.rejected)"}});
+        }
+      }
+    }
+    timer.expires_after(1s);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
 void Gateway::start_background_loops() {
+  listen_for_policy_notices();
+  asio::co_spawn(control_, spool_drain_loop(), asio::detached);
   asio::co_spawn(control_, policy_poll_loop(), asio::detached);
   asio::co_spawn(control_, probe_loop(), asio::detached);
   asio::co_spawn(control_, reconcile_loop(), asio::detached);
+  // Forgets idempotency keys past their retention (docs/idempotency.md). Every node purges; the
+  // indexed DELETE is idempotent, so nodes doing it at once only repeat cheap work.
+  asio::co_spawn(
+      control_,
+      [this]() -> asio::awaitable<void> {
+        asio::steady_timer timer(control_);
+        while (!stopping_) {
+          auto purged = co_await run_blocking(*store_pool_, [this] {
+            return store_->idempotency_purge_expired(
+                std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count());
+          });
+          if (!purged) metrics_.counter_add("x402_store_errors_total", "op=idempotency_purge");
+          timer.expires_after(60s);
+          co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+      },
+      asio::detached);
   watch_signals_and_file();
 }
 
@@ -643,6 +736,10 @@ void Gateway::stop() {
   for (auto& loop : worker_loops_) loop->stop();
   for (auto& t : worker_threads_) {
     if (t.joinable()) t.join();
+  }
+  if (policy_notices_) {
+    std::lock_guard lock(policy_notices_->mutex);
+    policy_notices_->deliver = nullptr;
   }
   control_.stop();
   if (control_thread_.joinable()) control_thread_.join();

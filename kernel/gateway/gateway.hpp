@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -84,6 +85,7 @@ class Gateway {
   boost::asio::awaitable<http::OutgoingResponse> handle_facilitator_api(
       http::IncomingRequest& request, const http::PeerInfo& peer);
   // A reload cannot open, move or close the facilitator API listener: says so in the log.
+  void warn_if_state_backends_changed(const Config& config) const;
   void warn_if_facilitator_api_listener_changed(const Config& config) const;
   void start_background_loops();
   // Fetches /supported for every facilitator, or only for those whose support is still unknown.
@@ -92,6 +94,8 @@ class Gateway {
   boost::asio::awaitable<void> probe_loop();
   // Picks up policy activations from the store (this node's, or another's sharing the database).
   boost::asio::awaitable<void> policy_poll_loop();
+  void listen_for_policy_notices();
+  boost::asio::awaitable<void> spool_drain_loop();
   boost::asio::awaitable<http::OutgoingResponse> handle_admin_api(http::IncomingRequest& request,
                                                                   const http::PeerInfo& peer);
   boost::asio::awaitable<void> reconcile_loop();
@@ -102,6 +106,10 @@ class Gateway {
   Metrics metrics_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Cache> cache_;
+  std::unique_ptr<Spool> spool_;
+  // As opened at start; a reload that changes them warns that a restart is needed.
+  StorageConfig storage_config_;
+  CacheConfig cache_config_;
   std::unique_ptr<boost::asio::thread_pool> store_pool_;
   std::unique_ptr<PolicyService> policies_;
   std::unique_ptr<GatewayServices> services_;
@@ -118,6 +126,14 @@ class Gateway {
   std::unique_ptr<http::HttpClient> control_client_;
   std::unique_ptr<http::WorkerContext> control_context_;
   std::thread control_thread_;
+
+  // Change notices from other nodes arrive on the cache's own thread; they reach the control
+  // loop through this relay, which stop() closes before the loop goes away.
+  struct NoticeRelay {
+    std::mutex mutex;
+    std::function<void()> deliver;
+  };
+  std::shared_ptr<NoticeRelay> policy_notices_;
 
   std::unique_ptr<HostServices> host_services_;
   BreakerBoard breakers_;

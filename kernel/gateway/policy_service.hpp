@@ -19,6 +19,11 @@
 
 namespace x402 {
 
+// The cache pub/sub channel an activation or rollback is announced on (message: the merchant id),
+// so other nodes reload at once instead of at their next poll. The poll stays: a notice can be
+// lost while Redis is away.
+inline constexpr std::string_view kPolicyChangeChannel = "x402:{notices}:policy";
+
 struct ActivePolicy {
   int64_t version = 0;  // the store's version number, as usage records and logs show it
   // spec.version is "<version>:<load>" so that a config change of the merchant's limits also

@@ -11,6 +11,7 @@
 #include "http/server.hpp"
 #include "observability/metrics.hpp"
 #include "state/cache.hpp"
+#include "state/spool.hpp"
 #include "state/store.hpp"
 
 namespace x402 {
@@ -23,6 +24,9 @@ struct GatewayServices {
   boost::asio::thread_pool& store_pool;  // blocking store calls run here, never on a worker
   Metrics& metrics;
   PolicyService& policies;
+  // Where completions and usage records go when the store fails after money moved or a response
+  // was served (state/spool.hpp); a background loop applies them once the store answers.
+  Spool& spool;
 };
 
 struct RequestContext {

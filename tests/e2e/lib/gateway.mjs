@@ -54,6 +54,9 @@ export async function startX402d({ name = "x402d", dir, config }) {
       "routing-priority) or set X402_BUILD_DIR");
   }
   const configFile = path.join(dir, `${name}.yaml`);
+  // Each x402d owns its spool folder (it refuses one another process holds), and several
+  // gateways of one test share `dir`: give each its own unless the config names one.
+  if (!config.storage?.spool_dir) config = { ...config, storage: { ...config.storage, spool_dir: `spool-${name}` } };
   fs.writeFileSync(configFile, JSON.stringify(config, null, 2) + "\n");
   const started = await startProcess({
     name,

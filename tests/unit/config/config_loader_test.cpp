@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -486,9 +487,58 @@ TEST(ConfigErrors, BadRoutePatternAndMethod) {
                "merchants[0].routes[0].methods[0]");
 }
 
-TEST(ConfigErrors, UnsupportedBackendsAndSettle) {
-  expect_error("storage:\n  backend: postgres #<\n", "storage.backend");
-  expect_error("cache:\n  backend: redis #<\n", "cache.backend");
+TEST(Config, PostgresStorageAndRedisCache) {
+  auto config = load_ok(
+      "storage: { backend: postgres, url: 'postgresql://x402@127.0.0.1:5432/x402', pool_size: 4 }\n"
+      "cache: { backend: redis, url: 'redis://:s3cret@10.0.0.7:6380/2', command_timeout_ms: 250 "
+      "}\n");
+  EXPECT_EQ(config->storage.backend, "postgres");
+  EXPECT_EQ(config->storage.url, "postgresql://x402@127.0.0.1:5432/x402");
+  EXPECT_EQ(config->storage.pool_size, 4u);
+  EXPECT_EQ(config->cache.backend, "redis");
+  EXPECT_EQ(config->cache.host, "10.0.0.7");
+  EXPECT_EQ(config->cache.port, 6380);
+  EXPECT_EQ(config->cache.password, "s3cret");
+  EXPECT_EQ(config->cache.database, 2u);
+  EXPECT_EQ(config->cache.command_timeout, std::chrono::milliseconds(250));
+
+  auto defaults = load_ok("cache: { backend: redis, url: 'redis://cache.internal' }\n");
+  EXPECT_EQ(defaults->cache.host, "cache.internal");
+  EXPECT_EQ(defaults->cache.port, 6379);
+  EXPECT_EQ(defaults->cache.database, 0u);
+  EXPECT_EQ(defaults->cache.password, "");
+}
+
+TEST(Config, ConnectionUrlsFromTheEnvironment) {
+  ::setenv("X402_TEST_DATABASE_URL", "postgresql://app:pw@db:5432/books", 1);
+  ::setenv("X402_TEST_REDIS_URL", "redis://:pw@cache:6379", 1);
+  auto config = load_ok(
+      "storage: { backend: postgres, url: env:X402_TEST_DATABASE_URL }\n"
+      "cache: { backend: redis, url: env:X402_TEST_REDIS_URL }\n");
+  EXPECT_EQ(config->storage.url, "postgresql://app:pw@db:5432/books");
+  EXPECT_EQ(config->cache.host, "cache");
+  EXPECT_EQ(config->cache.password, "pw");
+  ::unsetenv("X402_TEST_DATABASE_URL");
+  expect_error("storage:\n  backend: postgres\n  url: env:X402_TEST_DATABASE_URL #<\n",
+               "storage.url");
+}
+
+TEST(ConfigErrors, StorageAndCacheBackends) {
+  expect_error("storage:\n  backend: mysql #<\n", "storage.backend");
+  expect_error("cache:\n  backend: memcached #<\n", "cache.backend");
+  expect_error("storage:\n  backend: postgres\n  url: 'mysql://db/x' #<\n", "storage.url");
+  expect_error("storage:\n  backend: postgres\n  url: 'postgresql://db/x'\n  pool_size: 0 #<\n",
+               "storage.pool_size");
+  expect_error("storage:\n  backend: sqlite\n  url: 'postgresql://db/x' #<\n", "storage.url");
+  expect_error("storage:\n  backend: postgres\n  url: 'postgresql://db/x'\n  path: a.db #<\n",
+               "storage.path");
+  expect_error("cache:\n  backend: redis\n  url: 'http://cache:6379' #<\n", "cache.url");
+  expect_error("cache:\n  backend: redis\n  url: 'redis://cache:6379/16' #<\n", "cache.url");
+  expect_error("cache:\n  backend: redis\n  url: 'redis://cache:6379/x' #<\n", "cache.url");
+  expect_error("cache:\n  backend: memory\n  url: 'redis://cache' #<\n", "cache.url");
+}
+
+TEST(ConfigErrors, UnsupportedSettle) {
   expect_error(merchant_with_route("      - path: /a\n        price: '1'\n        settle: "
                                    "later #<\n"),
                "merchants[0].routes[0].settle");
