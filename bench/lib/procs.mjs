@@ -3,7 +3,7 @@
 // readiness seen in that file. Every child is killed when the driver exits.
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
+import { stopProcess } from "../../tests/e2e/lib/processes.mjs";
 
 const children = new Set();
 process.on("exit", () => {
@@ -24,7 +24,7 @@ export function startPinned({ name, command, args = [], cpus = null, logFile, re
   children.add(child);
   child.on("exit", () => children.delete(child));
   const tail = () => fs.readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n");
-  const handle = (match) => ({ child, pid: child.pid, match, logFile, stop: () => stopChild(child) });
+  const handle = (match) => ({ child, pid: child.pid, match, logFile, stop: () => stopProcess(child, 5000) });
   if (!ready) return Promise.resolve(handle(null));
   return new Promise((resolve, reject) => {
     let done = false;
@@ -42,31 +42,12 @@ export function startPinned({ name, command, args = [], cpus = null, logFile, re
   });
 }
 
-export function stopChild(child, graceMs = 5000) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-    child.once("exit", () => { clearTimeout(timer); resolve(); });
-    child.kill("SIGTERM");
-  });
-}
-
 export async function stopAllPinned() {
-  await Promise.all([...children].map((c) => stopChild(c)));
+  await Promise.all([...children].map((c) => stopProcess(c, 5000)));
 }
 
-// A loopback port free right now (bound by the OS, then released): ports are chosen at run time so
-// the benchmarks can run next to tests that use fixed ports.
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// Ports are chosen at run time so the benchmarks can run next to tests that use fixed ports.
+export { closedPort as freePort } from "../../tests/e2e/lib/processes.mjs";
 
 // Resident set size in KiB of pid and all its descendants (nginx: master + workers), from /proc.
 export function rssKiB(pid) {

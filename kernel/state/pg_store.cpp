@@ -43,37 +43,17 @@
 #include "state/pg_pool.hpp"
 #include "state/pg_schema.hpp"
 #include "state/store.hpp"
+#include "state/store_columns.hpp"
 
 namespace x402 {
 namespace {
+
+using namespace store_columns;  // NOLINT(google-build-using-namespace): SQL fragments
 
 // Serialization failures and deadlocks are rare under READ COMMITTED; a few reruns cover bursts.
 constexpr int kMaxAttempts = 5;
 // How long an in-doubt commit waits for its old server session to exit before giving up.
 constexpr std::chrono::seconds kInDoubtWait{10};
-
-constexpr const char* kPaymentColumns =
-    "id, chain_id, asset, payer, nonce, request_id, merchant_id, route, x402_version, network, "
-    "pay_to, amount, status, facilitator, tx_hash, error_reason, payload_json, requirements_json, "
-    "created_ms, updated_ms";
-
-constexpr const char* kUsageColumns =
-    "id, payment_id, request_id, merchant_id, route, payer, amount, asset, network, billing_mode, "
-    "upstream_status, created_ms, policy_version";
-
-constexpr const char* kPolicyColumns = "merchant_id, version, source, limits_json, created_ms";
-
-constexpr const char* kCredentialColumns =
-    "id, merchant_id, payer, scope, mode, expires_ms, calls_total, calls_remaining, payment_id, "
-    "created_ms";
-
-constexpr const char* kJobColumns = "id, lane, state, data, created_ms, updated_ms";
-
-constexpr const char* kEventColumns = "id, seq, type, json, source, created_ms";
-
-constexpr const char* kIdempotencyColumns =
-    "scope, idempotency_key, fingerprint, owner, state, response_status, response_headers, "
-    "response_body, created_ms, expires_ms";
 
 // Ids sort byte-wise, as in SQLite, whatever collation the database was created with.
 constexpr const char* kOldestFirst = " ORDER BY created_ms, id COLLATE \"C\"";

@@ -20,9 +20,12 @@
 #include "state/sqlite_db.hpp"
 #include "state/sqlite_schema.hpp"
 #include "state/store.hpp"
+#include "state/store_columns.hpp"
 
 namespace x402 {
 namespace {
+
+using namespace store_columns;  // NOLINT(google-build-using-namespace): SQL fragments
 
 using sqlite::Statement;
 using sqlite::WriteTransaction;
@@ -30,29 +33,6 @@ using sqlite::WriteTransaction;
 // How long a writer waits for another connection's write lock before the call fails with
 // "database is locked". Writes are short, so hitting this means something is wrong.
 constexpr int kBusyTimeoutMs = 5000;
-
-constexpr const char* kPaymentColumns =
-    "id, chain_id, asset, payer, nonce, request_id, merchant_id, route, x402_version, network, "
-    "pay_to, amount, status, facilitator, tx_hash, error_reason, payload_json, requirements_json, "
-    "created_ms, updated_ms";
-
-constexpr const char* kUsageColumns =
-    "id, payment_id, request_id, merchant_id, route, payer, amount, asset, network, billing_mode, "
-    "upstream_status, created_ms, policy_version";
-
-constexpr const char* kPolicyColumns = "merchant_id, version, source, limits_json, created_ms";
-
-constexpr const char* kCredentialColumns =
-    "id, merchant_id, payer, scope, mode, expires_ms, calls_total, calls_remaining, payment_id, "
-    "created_ms";
-
-constexpr const char* kJobColumns = "id, lane, state, data, created_ms, updated_ms";
-
-constexpr const char* kEventColumns = "id, seq, type, json, source, created_ms";
-
-constexpr const char* kIdempotencyColumns =
-    "scope, idempotency_key, fingerprint, owner, state, response_status, response_headers, "
-    "response_body, created_ms, expires_ms";
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

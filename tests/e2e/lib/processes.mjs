@@ -81,8 +81,9 @@ export async function stopAll() {
 }
 
 // A loopback port nobody listens on right now: bound by the OS, then released. Connecting to it
-// is refused (the "facilitator is down" case). Another process could grab it in between; on a
-// test machine that is rare enough, and it would make a failover test fail loudly, not pass.
+// is refused (the "facilitator is down" case), and a server started on it gets a port chosen at
+// run time. Another process could grab it in between; on a test machine that is rare enough, and
+// it would make a test fail loudly, not pass.
 export function closedPort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();

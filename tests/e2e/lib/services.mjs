@@ -3,25 +3,13 @@
 // killable and restartable on the same port, so a test can take either away mid-load.
 import { execFile } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
-import { REPO, startProcess, stopProcess } from "./processes.mjs";
+import { REPO, closedPort as freePort, startProcess, stopProcess } from "./processes.mjs";
 
 const run = promisify(execFile);
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 const PG_SCRIPT = path.join(REPO, "tests/support/postgres-server.sh");
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // As the postgres OS user when we are root (postgres refuses to run as root).
 const asPostgres = (command, args) =>
