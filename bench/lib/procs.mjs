@@ -23,7 +23,20 @@ export function startPinned({ name, command, args = [], cpus = null, logFile, re
   fs.closeSync(fd);
   children.add(child);
   child.on("exit", () => children.delete(child));
-  const tail = () => fs.readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n");
+  // The last lines of the log, read from its last 64 KiB: a server's access log grows to
+  // gigabytes under load.
+  const tail = () => {
+    const fd = fs.openSync(logFile, "r");
+    try {
+      const size = fs.fstatSync(fd).size;
+      const length = Math.min(size, 64 * 1024);
+      const buffer = Buffer.alloc(length);
+      fs.readSync(fd, buffer, 0, length, size - length);
+      return buffer.toString("utf8").split("\n").slice(-15).join("\n");
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
   const handle = (match) => ({ child, pid: child.pid, match, logFile, stop: () => stopProcess(child, 5000) });
   if (!ready) return Promise.resolve(handle(null));
   return new Promise((resolve, reject) => {
@@ -38,7 +51,10 @@ export function startPinned({ name, command, args = [], cpus = null, logFile, re
       finish(reject, new Error(`${name} not ready within ${timeoutMs} ms; log ${logFile}:\n${tail()}`));
     }, timeoutMs);
     child.on("error", (e) => finish(reject, new Error(`cannot start ${name} (${command}): ${e.message}`)));
-    child.on("exit", (code, sig) => finish(reject, new Error(`${name} exited (${sig ?? code}) before it was ready; log ${logFile}:\n${tail()}`)));
+    child.on("exit", (code, sig) => {
+      if (done) return;  // an ordinary stop after it was ready
+      finish(reject, new Error(`${name} exited (${sig ?? code}) before it was ready; log ${logFile}:\n${tail()}`));
+    });
   });
 }
 

@@ -20,13 +20,14 @@ export async function balances(devnet, addresses) {
   return Promise.all(addresses.map((a) => usdcBalance(devnet, a)));
 }
 
-// Every USDC Transfer from `from` (and to `to`, when given) on this devnet, oldest first.
-export async function transferLogs(devnet, { from, to } = {}) {
+// Every USDC Transfer from `from` (and to `to`, when given) on this devnet, oldest first; with
+// fromBlock/toBlock, only those in that block range.
+export async function transferLogs(devnet, { from, to, fromBlock = 0n, toBlock = "latest" } = {}) {
   const args = {};
   if (from) args.from = from;
   if (to) args.to = to;
   return publicClient(devnet).getLogs({
-    address: devnet.token.address, event: TRANSFER_EVENT, args, fromBlock: 0n, toBlock: "latest",
+    address: devnet.token.address, event: TRANSFER_EVENT, args, fromBlock, toBlock,
   });
 }
 
