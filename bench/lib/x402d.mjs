@@ -31,7 +31,8 @@ export async function startBenchX402d({ name, dir, cpus, devnet, upstream, facil
     limits: { max_connections: 30000 },
     timeouts: { idle_ms: 600000, header_ms: 600000 },
   };
-  config.storage = { backend: "sqlite", path: storagePath };
+  // Each x402d owns its spool folder (a second process is refused one in use).
+  config.storage = { backend: "sqlite", path: storagePath, spool_dir: path.join(dir, `spool-${name}`) };
   if (!fs.existsSync(X402D)) throw new Error(`${X402D} not found: build x402d or set X402D_BUILD_DIR`);
   const configFile = path.join(dir, `${name}.yaml`);
   fs.writeFileSync(configFile, JSON.stringify(config, null, 2) + "\n");
