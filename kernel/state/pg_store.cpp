@@ -44,11 +44,13 @@
 #include "state/pg_schema.hpp"
 #include "state/store.hpp"
 #include "state/store_columns.hpp"
+#include "state/store_helpers.hpp"
 
 namespace x402 {
 namespace {
 
 using namespace store_columns;  // NOLINT(google-build-using-namespace): SQL fragments
+using namespace store_helpers;  // NOLINT(google-build-using-namespace)
 
 // Serialization failures and deadlocks are rare under READ COMMITTED; a few reruns cover bursts.
 constexpr int kMaxAttempts = 5;
@@ -57,28 +59,6 @@ constexpr std::chrono::seconds kInDoubtWait{10};
 
 // Ids sort byte-wise, as in SQLite, whatever collation the database was created with.
 constexpr const char* kOldestFirst = " ORDER BY created_ms, id COLLATE \"C\"";
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string lower_ascii(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-PaymentKey normalised(const PaymentKey& key) {
-  return PaymentKey{key.chain_id, lower_ascii(key.asset), lower_ascii(key.payer),
-                    lower_ascii(key.nonce)};
-}
-
-int64_t sql_limit(size_t limit) {
-  return static_cast<int64_t>(
-      std::min<size_t>(limit, static_cast<size_t>(std::numeric_limits<int64_t>::max())));
-}
 
 // NUMERIC(78,0) takes any uint256 but rejects anything else; say which field is wrong rather than
 // surfacing PostgreSQL's "invalid input syntax for type numeric".

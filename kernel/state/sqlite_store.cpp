@@ -21,11 +21,13 @@
 #include "state/sqlite_schema.hpp"
 #include "state/store.hpp"
 #include "state/store_columns.hpp"
+#include "state/store_helpers.hpp"
 
 namespace x402 {
 namespace {
 
 using namespace store_columns;  // NOLINT(google-build-using-namespace): SQL fragments
+using namespace store_helpers;  // NOLINT(google-build-using-namespace)
 
 using sqlite::Statement;
 using sqlite::WriteTransaction;
@@ -33,31 +35,6 @@ using sqlite::WriteTransaction;
 // How long a writer waits for another connection's write lock before the call fails with
 // "database is locked". Writes are short, so hitting this means something is wrong.
 constexpr int kBusyTimeoutMs = 5000;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// The key is compared byte for byte, so "0xABC" and "0xabc" would be two claims of one
-// authorization. Callers are expected to pass lower-case hex; the store lower-cases again so a
-// forgotten normalisation cannot open a replay hole.
-std::string lower_ascii(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-PaymentKey normalised(const PaymentKey& key) {
-  return PaymentKey{key.chain_id, lower_ascii(key.asset), lower_ascii(key.payer),
-                    lower_ascii(key.nonce)};
-}
-
-int64_t sql_limit(size_t limit) {
-  return static_cast<int64_t>(
-      std::min<size_t>(limit, static_cast<size_t>(std::numeric_limits<int64_t>::max())));
-}
 
 Error not_found(const std::string& payment_id) {
   return make_error("payment_not_found", "payment_id", "no payment with id " + payment_id);
