@@ -50,6 +50,8 @@ struct CacheConfig {
   uint16_t port = 6379;
   std::string password;
   unsigned database = 0;
+  // redis: the url is a seed node of a Redis Cluster; the other masters are discovered from it.
+  bool cluster = false;
   std::chrono::milliseconds command_timeout{500};
   bool operator==(const CacheConfig&) const = default;
 };

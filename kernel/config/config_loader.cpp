@@ -642,6 +642,7 @@ void read_cache(const Section& s, CacheConfig& cache) {
   cache.backend = text(s, "backend", cache.backend);
   if (cache.backend == "memory") {
     if (auto url = s.get("url")) url->fail("url is for backend: redis");
+    if (auto cluster = s.get("cluster")) cluster->fail("cluster is for backend: redis");
     return;
   }
   if (cache.backend != "redis") {
@@ -672,6 +673,12 @@ void read_cache(const Section& s, CacheConfig& cache) {
     if (cache.database > 15) url_field.fail("the database after the / must be a number 0-15");
   }
   cache.command_timeout = millis(s, "command_timeout_ms", cache.command_timeout);
+  if (auto cluster = s.get("cluster")) cache.cluster = cluster->as_bool();
+  // A Redis Cluster has database 0 only (SELECT is refused there).
+  if (cache.cluster && cache.database != 0) {
+    url_field.fail("a Redis Cluster has only database 0; drop the /" +
+                   std::to_string(cache.database) + " from the url (cluster: true)");
+  }
 }
 
 std::shared_ptr<const Config> build(const YAML::Node& document, const ErrorSink& sink,
@@ -698,7 +705,7 @@ std::shared_ptr<const Config> build(const YAML::Node& document, const ErrorSink&
   config->storage.path = resolve_path(base_dir, config->storage.path);
   config->storage.spool_dir = resolve_path(base_dir, config->storage.spool_dir);
   if (auto f = root.get("cache")) {
-    read_cache(Section(*f, {"backend", "url", "command_timeout_ms"}), config->cache);
+    read_cache(Section(*f, {"backend", "url", "cluster", "command_timeout_ms"}), config->cache);
   }
   if (auto f = root.get("plugins")) {
     const Section s(*f, {"directories", "load"});

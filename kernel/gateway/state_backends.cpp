@@ -25,6 +25,7 @@ std::unique_ptr<Cache> make_cache(const CacheConfig& cache) {
   options.port = cache.port;
   options.password = cache.password;
   options.database = cache.database;
+  options.cluster = cache.cluster;
   options.command_timeout = cache.command_timeout;
   return make_redis_cache(options);
 }

@@ -61,8 +61,11 @@ std::unique_ptr<Cache> make_memory_cache();
 struct RedisOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 6379;
-  std::string password;  // AUTH when non-empty
-  unsigned database = 0;
+  std::string password;   // AUTH when non-empty
+  unsigned database = 0;  // must be 0 with cluster
+  // host:port is a seed of a Redis Cluster: the masters are discovered from it (CLUSTER SLOTS) and
+  // each command goes to the master that owns its key's slot (state/redis_cluster.hpp).
+  bool cluster = false;
   // One command's deadline; past it the call returns error cache_unavailable (replay protection
   // then fails closed) rather than letting a request hang on a dead Redis.
   std::chrono::milliseconds command_timeout{500};

@@ -1,7 +1,9 @@
 // The many-node Cache backend (DESIGN.md §7–§8): Redis, reached over two connections that live on
 // the cache's own I/O thread.
 //
-//  - the command connection carries claim/get/set/erase/eval/publish, pipelined;
+//  - the command connection carries claim/get/set/erase/eval/publish, pipelined (with a Redis
+//    Cluster: one command connection per master, each command routed to its key's slot by
+//    state/redis_cluster.hpp);
 //  - the subscriber connection carries SUBSCRIBE only (a subscribed Redis connection accepts no
 //    other commands), and is opened on the first subscribe(). It sends nothing on its own, so a
 //    watchdog PINGs it every command_timeout and replaces it when Redis stays silent for two:
@@ -27,17 +29,17 @@
 #include <unordered_map>
 
 #include "state/cache.hpp"
+#include "state/redis_cluster.hpp"
 #include "state/redis_connection.hpp"
+#include "state/redis_link.hpp"
 
 namespace x402 {
 namespace {
 
 namespace asio = boost::asio;
+using redis::Link;
 using redis::Reply;
-
-// Beyond this many unanswered commands Redis is not keeping up; more would only queue memory
-// behind a deadline that is bound to expire.
-constexpr size_t kMaxInFlight = 10000;
+using redis::Route;
 
 // What subscribers receive when notices may have been missed (cache.hpp).
 constexpr const char* kResync = "*resync*";
@@ -92,87 +94,6 @@ Result<Cache::ScriptReply> flatten(const Reply& reply) {
   return out;
 }
 
-// One connection plus its reconnect policy: a new connection after every loss, the delay doubling
-// from reconnect_min to reconnect_max while Redis stays unreachable, back to the minimum once a
-// connection became ready. Used on the cache thread only.
-class Link {
- public:
-  Link(asio::io_context& io, const RedisOptions& options,
-       std::function<void(redis::Connection&)> on_ready, redis::Connection::PushHandler on_push)
-      : io_(io),
-        options_(options),
-        retry_timer_(io),
-        min_backoff_(std::max(options.reconnect_min, std::chrono::milliseconds(1))),
-        max_backoff_(std::max(options.reconnect_max, min_backoff_)),
-        backoff_(min_backoff_),
-        on_ready_(std::move(on_ready)),
-        on_push_(std::move(on_push)) {}
-
-  // True when this call started the link (the first one does).
-  bool start() {
-    if (started_) return false;
-    started_ = true;
-    connect();
-    return true;
-  }
-
-  void stop() {
-    stopping_ = true;
-    retry_timer_.cancel();
-    if (connection_) connection_->close(redis::unavailable("the redis cache is shutting down"));
-  }
-
-  // The connection when it is ready for commands, else nullptr.
-  redis::Connection* ready() const {
-    return connection_ && connection_->ready() ? connection_.get() : nullptr;
-  }
-
-  std::string why_down() const {
-    return last_error_.empty() ? "not connected to redis at " + options_.host + ":" +
-                                     std::to_string(options_.port) + " yet"
-                               : last_error_;
-  }
-
- private:
-  void connect() {
-    connection_ = redis::Connection::create(io_, options_);
-    redis::Connection* connection = connection_.get();
-    connection_->open(
-        [this, connection] {
-          backoff_ = min_backoff_;
-          last_error_.clear();
-          if (on_ready_) on_ready_(*connection);
-        },
-        [this](const Error& why) {
-          last_error_ = why.message;
-          if (!stopping_) retry_later();
-        },
-        on_push_);
-  }
-
-  void retry_later() {
-    retry_timer_.expires_after(backoff_);
-    backoff_ = std::min(backoff_ * 2, max_backoff_);
-    retry_timer_.async_wait([this](boost::system::error_code ec) {
-      if (ec || stopping_) return;
-      connect();
-    });
-  }
-
-  asio::io_context& io_;
-  const RedisOptions& options_;
-  asio::steady_timer retry_timer_;
-  const std::chrono::milliseconds min_backoff_;  // never 0: a zero delay would spin the thread
-  const std::chrono::milliseconds max_backoff_;
-  std::chrono::milliseconds backoff_;
-  std::function<void(redis::Connection&)> on_ready_;
-  redis::Connection::PushHandler on_push_;
-  std::shared_ptr<redis::Connection> connection_;
-  std::string last_error_;
-  bool started_ = false;
-  bool stopping_ = false;
-};
-
 class RedisCache final : public Cache {
  public:
   explicit RedisCache(const RedisOptions& options)
@@ -183,13 +104,27 @@ class RedisCache final : public Cache {
             io_, options_, [this](redis::Connection& c) { resubscribe_all(c); },
             [this](Reply push) { on_subscriber_push(std::move(push)); }),
         subscriber_watchdog_(io_) {
-    asio::post(io_, [this] { commands_.start(); });
+    if (options_.cluster) {
+      cluster_ = std::make_unique<redis::ClusterRouter>(io_, options_);
+      // One subscriber connection to any master hears every PUBLISH in the cluster; when that
+      // master is gone, the next attempt goes to another one.
+      subscriber_.before_connect(
+          [this](RedisOptions& o) { cluster_->next_subscriber_endpoint(o); });
+    }
+    asio::post(io_, [this] {
+      if (cluster_) {
+        cluster_->start();
+      } else {
+        commands_.start();
+      }
+    });
     thread_ = std::thread([this] { run(); });
   }
 
   ~RedisCache() override {
     asio::post(io_, [this] {
       commands_.stop();  // fails whatever is in flight, so no caller is left waiting
+      if (cluster_) cluster_->stop();
       subscriber_.stop();
       subscriber_watchdog_.cancel();
       io_.stop();
@@ -200,9 +135,10 @@ class RedisCache final : public Cache {
   asio::awaitable<Result<bool>> claim(std::string key, std::string value,
                                       std::chrono::milliseconds ttl) override {
     if (auto bad = check_ttl(ttl)) co_return *bad;
+    const Route route = key_route(key);
     std::vector<std::string> argv{"SET", std::move(key), std::move(value),
                                   "NX",  "PX",           std::to_string(ttl.count())};
-    auto reply = co_await command(std::move(argv));
+    auto reply = co_await command(std::move(argv), route);
     if (!reply) co_return reply.error();
     if (reply->type == Reply::Type::Status) co_return true;  // +OK: the key is ours
     if (reply->type == Reply::Type::Nil) co_return false;    // NX refused: someone holds it
@@ -210,8 +146,9 @@ class RedisCache final : public Cache {
   }
 
   asio::awaitable<Result<std::optional<std::string>>> get(std::string key) override {
+    const Route route = key_route(key);
     std::vector<std::string> argv{"GET", std::move(key)};
-    auto reply = co_await command(std::move(argv));
+    auto reply = co_await command(std::move(argv), route);
     if (!reply) co_return reply.error();
     if (reply->type == Reply::Type::String) co_return std::optional<std::string>(reply->text);
     if (reply->type == Reply::Type::Nil) co_return std::optional<std::string>();
@@ -221,17 +158,19 @@ class RedisCache final : public Cache {
   asio::awaitable<Status> set(std::string key, std::string value,
                               std::chrono::milliseconds ttl) override {
     if (auto bad = check_ttl(ttl)) co_return *bad;
+    const Route route = key_route(key);
     std::vector<std::string> argv{"SET", std::move(key), std::move(value), "PX",
                                   std::to_string(ttl.count())};
-    auto reply = co_await command(std::move(argv));
+    auto reply = co_await command(std::move(argv), route);
     if (!reply) co_return reply.error();
     if (reply->type == Reply::Type::Status) co_return Ok{};
     co_return unexpected("SET", *reply);
   }
 
   asio::awaitable<Status> erase(std::string key) override {
+    const Route route = key_route(key);
     std::vector<std::string> argv{"DEL", std::move(key)};
-    auto reply = co_await command(std::move(argv));
+    auto reply = co_await command(std::move(argv), route);
     if (!reply) co_return reply.error();
     if (reply->type == Reply::Type::Integer) co_return Ok{};
     co_return unexpected("DEL", *reply);
@@ -244,17 +183,26 @@ class RedisCache final : public Cache {
                                             std::vector<std::string> keys,
                                             std::vector<std::string> args) override {
     std::string text = script;
+    Route route;
+    if (cluster_) {
+      // The script runs on the one master owning its keys' slot, and that node may not have
+      // loaded it yet (the router loads it there on NOSCRIPT).
+      auto slot = redis::common_slot(keys);
+      if (!slot) co_return slot.error();
+      route.slot = *slot;
+      route.script = text;
+    }
     std::optional<std::string> sha = known_sha(text);
     if (!sha) {
       auto loaded = co_await load_script(text);
       if (!loaded) co_return loaded.error();
       sha = std::move(*loaded);
     }
-    auto reply = co_await command(evalsha(*sha, keys, args));
+    auto reply = co_await command(evalsha(*sha, keys, args), route);
     if (reply && reply->type == Reply::Type::Error && reply->text.starts_with("NOSCRIPT")) {
       auto loaded = co_await load_script(text);
       if (!loaded) co_return loaded.error();
-      reply = co_await command(evalsha(*loaded, keys, args));
+      reply = co_await command(evalsha(*loaded, keys, args), route);
     }
     if (!reply) co_return reply.error();
     co_return flatten(*reply);
@@ -305,9 +253,9 @@ class RedisCache final : public Cache {
   // Hands one command to the cache thread and completes on the caller's executor, which is kept
   // busy (outstanding work) until then so a caller's io_context does not run out of work.
   template <typename Token>
-  auto async_command(std::vector<std::string> argv, Token&& token) {
+  auto async_command(std::vector<std::string> argv, Route route, Token&& token) {
     return asio::async_initiate<Token, void(Result<Reply>)>(
-        [this](auto handler, std::vector<std::string> argv) {
+        [this](auto handler, std::vector<std::string> argv, Route route) {
           auto work = asio::prefer(asio::get_associated_executor(handler, io_.get_executor()),
                                    asio::execution::outstanding_work.tracked);
           struct Caller {
@@ -315,36 +263,50 @@ class RedisCache final : public Cache {
             decltype(work) executor;
           };
           auto caller = std::make_shared<Caller>(Caller{std::move(handler), std::move(work)});
-          asio::post(io_, [this, caller, argv = std::move(argv)] {
-            send_command(argv, [caller](Result<Reply> reply) {
+          asio::post(io_, [this, caller, argv = std::move(argv), route = std::move(route)] {
+            send_command(argv, route, [caller](Result<Reply> reply) {
               asio::post(caller->executor, [caller, reply = std::move(reply)]() mutable {
                 std::move(caller->resume)(std::move(reply));
               });
             });
           });
         },
-        token, std::move(argv));
+        token, std::move(argv), std::move(route));
   }
 
   // Callers build argv in a local first: GCC 12 miscompiles a braced list of string literals
   // inside a co_await expression ("array used as initializer").
+  // Not a coroutine: GCC 12 miscompiles a defaulted class-type parameter of a coroutine.
   asio::awaitable<Result<Reply>> command(std::vector<std::string> argv) {
+    return command(std::move(argv), Route{});
+  }
+
+  // `route` matters only with a Redis Cluster: where the command goes and how to recover it.
+  asio::awaitable<Result<Reply>> command(std::vector<std::string> argv, Route route) {
     try {
-      co_return co_await async_command(std::move(argv), asio::use_awaitable);
+      co_return co_await async_command(std::move(argv), std::move(route), asio::use_awaitable);
     } catch (const std::exception& e) {
       co_return cache_error(e.what());  // e.g. bad_alloc: errors are values at this boundary
     }
   }
 
   // On the cache thread.
-  void send_command(const std::vector<std::string>& argv, redis::Connection::ReplyHandler done) {
+  void send_command(const std::vector<std::string>& argv, const Route& route,
+                    redis::Connection::ReplyHandler done) {
+    if (cluster_) return cluster_->send(argv, route, std::move(done));
     redis::Connection* c = commands_.ready();
     if (c == nullptr) return done(redis::unavailable(commands_.why_down()));
-    if (c->in_flight() >= kMaxInFlight) {
-      return done(redis::unavailable("redis is not keeping up: " + std::to_string(kMaxInFlight) +
-                                     " commands in flight"));
+    if (c->in_flight() >= redis::kMaxInFlight) {
+      return done(redis::unavailable("redis is not keeping up: " +
+                                     std::to_string(redis::kMaxInFlight) + " commands in flight"));
     }
     c->send(argv, std::move(done));
+  }
+
+  Route key_route(const std::string& key) const {
+    Route route;
+    if (cluster_) route.slot = redis::key_slot(key);
+    return route;
   }
 
   static std::vector<std::string> evalsha(const std::string& sha,
@@ -428,7 +390,8 @@ class RedisCache final : public Cache {
   asio::io_context io_;  // first member: destroyed last, after everything that refers to it
   RedisOptions options_;
   asio::executor_work_guard<asio::io_context::executor_type> keep_running_;
-  Link commands_;
+  Link commands_;                                  // standalone only
+  std::unique_ptr<redis::ClusterRouter> cluster_;  // cluster only: a connection per master
   Link subscriber_;
   asio::steady_timer subscriber_watchdog_;
   std::chrono::steady_clock::time_point subscriber_heard_at_;

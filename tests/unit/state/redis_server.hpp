@@ -27,6 +27,9 @@ class RedisServer {
  public:
   explicit RedisServer(std::vector<std::string> extra_args = {})
       : extra_args_(std::move(extra_args)), port_(free_port()) {}
+  // On a port the caller chose (a cluster node needs port + 10000 free too for its bus).
+  RedisServer(std::vector<std::string> extra_args, uint16_t port)
+      : extra_args_(std::move(extra_args)), port_(port) {}
   ~RedisServer() {
     kill();
     if (!log_path_.empty()) unlink(log_path_.c_str());
@@ -35,6 +38,19 @@ class RedisServer {
   RedisServer& operator=(const RedisServer&) = delete;
 
   uint16_t port() const { return port_; }
+
+  // True when 127.0.0.1:port can be bound right now.
+  static bool port_is_free(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    const bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    return free;
+  }
 
   // Starts (or restarts) the server and waits until it answers PING. Returns "" on success, else
   // why it could not, so a test fails with that reason instead of skipping.
