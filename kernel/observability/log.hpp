@@ -19,6 +19,13 @@ inline void error(std::string_view m, boost::json::object f = {}) {
   write(Level::Error, m, std::move(f));
 }
 
+// An access line (one per request): written with the others of the next 50 ms in one write, so
+// it may reach stderr up to 50 ms after it was made. Info level. Other lines are written at once,
+// after any access lines made before them.
+void access(std::string_view message, boost::json::object fields);
+// Writes the access lines still held. Runs at exit too.
+void flush();
+
 void set_min_level(Level level);
 // ISO-8601 UTC with milliseconds, for logs and JSON bodies.
 std::string now_iso8601();

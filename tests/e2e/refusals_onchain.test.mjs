@@ -8,7 +8,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { getAddress } from "viem";
-import { attemptsOf, httpFacilitator, paidRequestEntry } from "./lib/gateway.mjs";
+import { attemptsOf, httpFacilitator, requestEntry } from "./lib/gateway.mjs";
 import { authorizationUsed, balances, submitAuthorization, transferLogs, transferUsdc } from "./lib/chain.mjs";
 import { getOffer, payCrafted, sendV2Payment, signAuthorization, v2Payload } from "./lib/payments.mjs";
 import { resourceUrl, startStack } from "./lib/stack.mjs";
@@ -48,7 +48,8 @@ async function assertNothingMoved({ from, to, hitsBefore, balancesBefore, addres
   assert.deepEqual(await balances(stack.devnet, addresses), balancesBefore, "no balance changed");
 }
 
-// Runs one crafted payment by `payer` with `overrides` and checks the refusal. Returns the reason.
+// Runs one crafted payment by `payer` with `overrides` and checks the refusal. Returns the reason
+// and the response.
 async function refused(payer, overrides, { to } = {}) {
   const merchant = stack.devnet.accounts.merchant.address;
   const recipient = to ?? merchant;
@@ -58,7 +59,7 @@ async function refused(payer, overrides, { to } = {}) {
   const { result } = await payCrafted(url, { devnet: stack.devnet, privateKey: payer.privateKey, ...overrides });
   const reason = refusalReason(result);
   await assertNothingMoved({ from: payer.address, hitsBefore, balancesBefore, addresses });
-  return reason;
+  return { reason, result };
 }
 
 test("control: a correct hand-made payment is accepted and settles on chain", async () => {
@@ -76,36 +77,36 @@ test("control: a correct hand-made payment is accepted and settles on chain", as
 
 test("insufficient balance (payer holds 0 USDC): 402, nothing moves", async () => {
   const payer = stack.devnet.accounts.poorPayer;
-  const reason = await refused(payer, {});
+  const { reason, result } = await refused(payer, {});
   // The reference facilitator simulates transferWithAuthorization first, so its verdict is
   // invalid_exact_evm_transaction_simulation_failed with the token's revert reason.
   assert.match(reason, /insufficient|exceeds balance/i);
   // The verdict came from the reference facilitator, on chain data.
-  assert.deepEqual(attemptsOf(await paidRequestEntry(gw, payer.address)), [["reference", "verify", "invalid"]]);
+  assert.deepEqual(attemptsOf(await requestEntry(gw, result)), [["reference", "verify", "invalid"]]);
 });
 
 test("authorization to the wrong payTo: 402, nothing moves", async () => {
   const payer = stack.devnet.accounts.payers[1];
   const thief = stack.devnet.accounts.relayers[2].address;
-  const reason = await refused(payer, { to: thief }, { to: thief });
+  const { reason, result } = await refused(payer, { to: thief }, { to: thief });
   assert.match(reason, /pay_?to|recipient|\bto\b/i);
   // x402d's own local check refuses it before any facilitator is asked.
-  assert.deepEqual(attemptsOf(await paidRequestEntry(gw, payer.address)), []);
+  assert.deepEqual(attemptsOf(await requestEntry(gw, result)), []);
 });
 
 test("expired authorization (validBefore in the past): 402, nothing moves", async () => {
   const payer = stack.devnet.accounts.payers[1];
   const now = Math.floor(Date.now() / 1000);
-  const reason = await refused(payer, { validAfter: now - 3600, validBefore: now - 60 });
+  const { reason, result } = await refused(payer, { validAfter: now - 3600, validBefore: now - 60 });
   assert.match(reason, /expir|valid_?before/i);
-  assert.deepEqual(attemptsOf(await paidRequestEntry(gw, payer.address)), []);
+  assert.deepEqual(attemptsOf(await requestEntry(gw, result)), []);
 });
 
 test("wrong EIP-712 domain name (\"USD Coin\" instead of \"USDC\"): 402, nothing moves", async () => {
   const payer = stack.devnet.accounts.payers[1];
-  const reason = await refused(payer, { domainName: "USD Coin" });
+  const { reason, result } = await refused(payer, { domainName: "USD Coin" });
   assert.match(reason, /signature/i);
-  assert.deepEqual(attemptsOf(await paidRequestEntry(gw, payer.address)), [["reference", "verify", "invalid"]]);
+  assert.deepEqual(attemptsOf(await requestEntry(gw, result)), [["reference", "verify", "invalid"]]);
 });
 
 test("nonce already used on chain (submitted to the token directly first): 402, no second transfer", async () => {
@@ -129,7 +130,7 @@ test("nonce already used on chain (submitted to the token directly first): 402, 
   }));
   const reason = refusalReason(result);
   assert.match(reason, /nonce|authorization.*used|already/i);
-  assert.deepEqual(attemptsOf(await paidRequestEntry(gw, payer.address)), [["reference", "verify", "invalid"]]);
+  assert.deepEqual(attemptsOf(await requestEntry(gw, result)), [["reference", "verify", "invalid"]]);
   assert.equal(stack.upstream.hits(), hitsBefore, "the upstream was not called");
   assert.deepEqual(await balances(devnet, [payer.address, merchant]), balancesBefore);
   const logs = await transferLogs(devnet, { from: payer.address });
@@ -174,7 +175,7 @@ test("payer empties its balance while the upstream runs (settle after): not serv
   assert.doesNotMatch(result.body, /"upstream":"e2e"/, "the upstream body is withheld");
   assert.deepEqual(await transferLogs(devnet, { from: payer.address, to: merchant }), [],
     "nothing reached the merchant");
-  const entry = await paidRequestEntry(gw, payer.address);
+  const entry = await requestEntry(gw, result);
   assert.deepEqual(attemptsOf(entry).map((a) => a.slice(0, 2)), [["reference", "verify"], ["reference", "settle"]]);
   // What x402d answered, for the record (see the report): a definite failure is a 402.
   assert.equal(result.status, 402, `answered ${result.status}: ${result.body}`);

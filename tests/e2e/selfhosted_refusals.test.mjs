@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { getAddress, hexToBigInt, numberToHex } from "viem";
 import { authorizationUsed, balances, publicClient, receiptTransfers, submitAuthorization, transferLogs } from "./lib/chain.mjs";
 import {
-  attemptsOf, facilitatorApiSection, facilitatorApiUrl, paidRequestEntry, selfhostedFacilitator,
+  attemptsOf, facilitatorApiSection, facilitatorApiUrl, requestEntry, selfhostedFacilitator,
 } from "./lib/gateway.mjs";
 import { getOffer, payCrafted, sendV2Payment, signAuthorization, v2Payload } from "./lib/payments.mjs";
 import { resourceUrl, startStack } from "./lib/stack.mjs";
@@ -81,7 +81,7 @@ async function refusedBoth(payload, { gatewayReason, pluginReason, attempts }) {
   assert.ok(reason.startsWith(gatewayReason), `402 reason "${reason}" should start with "${gatewayReason}"`);
   assert.equal(JSON.parse(result.body).error, reason, "the v1 body carries the same reason");
   assert.equal(result.paymentResponse, null, "no settlement header on a refusal");
-  assert.deepEqual(attemptsOf(await paidRequestEntry(gw, from)), attempts);
+  assert.deepEqual(attemptsOf(await requestEntry(gw, result)), attempts);
 
   const verdict = await verifyAtApi(payload);
   assert.equal(verdict.isValid, false, JSON.stringify(verdict));

@@ -78,15 +78,29 @@ export function requestLog(gw) {
     .filter((e) => e && e.msg === "request");
 }
 
-// The access-log entry of the last request paid by `payer`. The line may be written just after
-// the response went out, so wait for it a little.
-export async function paidRequestEntry(gw, payer, { timeoutMs = 5000 } = {}) {
+// Waits (up to timeoutMs) for the first access-log entry that `matches`: x402d writes access
+// lines in batches, up to 50 ms after the response went out.
+async function waitForEntry(gw, matches, timeoutMs) {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const entry = requestLog(gw).filter((e) => e.payer?.toLowerCase() === payer.toLowerCase()).at(-1);
+    const entry = requestLog(gw).filter(matches).at(-1);
     if (entry || Date.now() > until) return entry;
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+// The access-log entry of the request that got `response` (anything with fetch-style headers),
+// found by its X-Request-Id.
+export function requestEntry(gw, response, { timeoutMs = 5000 } = {}) {
+  const id = response.headers.get("x-request-id");
+  if (!id) throw new Error("the response carries no X-Request-Id");
+  return waitForEntry(gw, (e) => e.request_id === id, timeoutMs);
+}
+
+// The access-log entry of the request paid by `payer`: only for a payer with a single paid request
+// at this gateway (otherwise use requestEntry).
+export function paidRequestEntry(gw, payer, { timeoutMs = 5000 } = {}) {
+  return waitForEntry(gw, (e) => e.payer?.toLowerCase() === payer.toLowerCase(), timeoutMs);
 }
 
 // [[facilitator, operation, outcome], ...] of an access-log entry, for compact assertions.
