@@ -376,6 +376,7 @@ asio::awaitable<http::OutgoingResponse> Gateway::handle(http::IncomingRequest& r
                                                         const http::PeerInfo& peer) {
   auto snapshot = snapshot_.load();
   RequestContext ctx{snapshot, *services_, request, peer, request_id_of(request)};
+  ctx.log.reserve(16);  // the access line's fields, added along the way: no rehash per field
 
   const std::string_view target = request.target();
   http::OutgoingResponse response;
@@ -404,7 +405,7 @@ asio::awaitable<http::OutgoingResponse> Gateway::handle(http::IncomingRequest& r
   line["status"] = status;
   line["duration_us"] = elapsed;
   if (!ctx.attempts.empty()) line["facilitator_attempts"] = std::move(ctx.attempts);
-  log::info("request", std::move(line));
+  log::access("request", std::move(line));
   co_return response;
 }
 
@@ -422,14 +423,14 @@ asio::awaitable<http::OutgoingResponse> Gateway::handle_facilitator_api(
   metrics_.counter_add("x402_facilitator_api_requests_total",
                        "endpoint=" + std::string(known ? path.substr(1) : "other") +
                            ",status=" + std::to_string(status));
-  log::info("facilitator api request",
-            {{"request_id", request_id},
-             {"method", request.method_string()},
-             {"path", path},
-             {"status", status},
-             {"duration_us", std::chrono::duration_cast<std::chrono::microseconds>(
-                                 std::chrono::steady_clock::now() - started)
-                                 .count()}});
+  log::access("facilitator api request",
+              {{"request_id", request_id},
+               {"method", request.method_string()},
+               {"path", path},
+               {"status", status},
+               {"duration_us", std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now() - started)
+                                   .count()}});
   co_return response;
 }
 

@@ -5,6 +5,7 @@
 
 #include "gateway/blocking.hpp"
 #include "gateway/credential_token.hpp"
+#include "gateway/offer.hpp"
 #include "gateway/proxy.hpp"
 #include "gateway/responses.hpp"
 #include "observability/log.hpp"
@@ -32,22 +33,6 @@ int64_t now_unix_ms() {
   return std::chrono::duration_cast<milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// The URL the client asked for, as the resource it pays for.
-std::string resource_url(const RequestContext& ctx) {
-  const auto& public_url = ctx.snapshot->config->server.public_url;
-  std::string base = public_url;
-  if (base.empty()) {
-    std::string_view host = ctx.request[bhttp::field::host];
-    base = std::string(ctx.peer.tls ? "https://" : "http://") +
-           std::string(host.empty() ? "localhost" : host);
-  }
-  return base + std::string(ctx.request.target());
-}
-
-ResourceInfo resource_of(const RequestContext& ctx) {
-  return ResourceInfo{resource_url(ctx), ctx.route->description, ctx.route->mime_type};
 }
 
 std::string seconds_text(std::chrono::seconds s) {
@@ -108,9 +93,7 @@ class PaidRequest {
  private:
   // --- responses -------------------------------------------------------------------------
   http::OutgoingResponse offer(std::string_view error) {
-    ctx_.services.metrics.counter_add("x402_payment_required_total",
-                                      "merchant=" + ctx_.merchant->id);
-    return payment_required(error, resource_of(ctx_), plan_.requirements);
+    return offer_response(ctx_, error, plan_.requirements);
   }
   http::OutgoingResponse refuse(const Error& e) {
     ctx_.log["payment_error"] = e.code;
@@ -172,7 +155,7 @@ asio::awaitable<http::OutgoingResponse> PaidRequest::run() {
   std::string_view v2_header = req["PAYMENT-SIGNATURE"];
   std::string_view v1_header = req["X-PAYMENT"];
   if (v2_header.empty() && v1_header.empty()) {
-    co_return offer("payment required: send PAYMENT-SIGNATURE (x402 v2) or X-PAYMENT (x402 v1)");
+    co_return unpaid_offer_response(ctx_, plan_);
   }
 
   // 1. Decode strictly; malformed input is the client's bug: 400 naming the field.

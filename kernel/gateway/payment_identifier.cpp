@@ -61,23 +61,6 @@ json::object declaration(bool required) {
             {"required", json::array{"required"}}}}};
 }
 
-// Adds the extension to the v2 PaymentRequired in the 402's PAYMENT-REQUIRED header.
-void declare(http::OutgoingResponse& res, bool required) {
-  if (res.result_int() != 402) return;
-  auto header = res.find("PAYMENT-REQUIRED");
-  if (header == res.end()) return;
-  auto decoded = base64::decode(header->value());
-  if (!decoded) return;
-  json::error_code ec;
-  json::value parsed = json::parse(*decoded, ec);
-  auto* payment_required = ec ? nullptr : parsed.if_object();
-  if (!payment_required) return;
-  json::value& extensions = (*payment_required)["extensions"];
-  if (!extensions.is_object()) extensions = json::object{};
-  extensions.get_object()[kExtension] = declaration(required);
-  res.set("PAYMENT-REQUIRED", base64::encode(json::serialize(parsed)));
-}
-
 struct Extracted {
   json::value payload;            // the decoded PaymentPayload
   std::optional<std::string> id;  // info.id, validated
@@ -128,6 +111,21 @@ bool settled(const http::OutgoingResponse& res) {
 
 }  // namespace
 
+const boost::json::object& payment_identifier_declaration(PaymentIdentifierMode mode) {
+  static const json::object none;
+  static const json::object optional{{kExtension, declaration(false)}};
+  static const json::object required{{kExtension, declaration(true)}};
+  switch (mode) {
+    case PaymentIdentifierMode::Off:
+      return none;
+    case PaymentIdentifierMode::Optional:
+      return optional;
+    case PaymentIdentifierMode::Required:
+      return required;
+  }
+  return none;
+}
+
 bool is_valid_payment_id(std::string_view id) {
   return id.size() >= 16 && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -160,9 +158,7 @@ asio::awaitable<http::OutgoingResponse> with_payment_identifier(RequestContext& 
                           "extensions[\"payment-identifier\"].info.id in an x402 v2 payment "
                           "payload (PAYMENT-SIGNATURE)"));
     }
-    auto res = co_await handler();
-    declare(res, required);
-    co_return res;
+    co_return co_await handler();
   }
 
   std::string body;
@@ -176,7 +172,6 @@ asio::awaitable<http::OutgoingResponse> with_payment_identifier(RequestContext& 
   auto res = co_await run_idempotent(ctx.services, *ctx.snapshot->config, std::move(request),
                                      std::move(handler), settled);
   if (res.find("Idempotent-Replayed") != res.end()) ctx.log["idempotent_replay"] = true;
-  declare(res, required);
   co_return res;
 }
 

@@ -17,8 +17,12 @@ namespace x402 {
 // The extension's id rules: 16–128 characters of [A-Za-z0-9_-].
 bool is_valid_payment_id(std::string_view id);
 
+// The `extensions` a route's 402 declares for its payment_identifier setting: none when off,
+// else {"payment-identifier": {info: {required}, schema}}.
+const boost::json::object& payment_identifier_declaration(PaymentIdentifierMode mode);
+
 // Runs `handler` (the paid or policy-priced path of ctx.route) under the route's
-// payment_identifier setting, and declares the extension on any 402 it answers.
+// payment_identifier setting.
 boost::asio::awaitable<http::OutgoingResponse> with_payment_identifier(RequestContext& ctx,
                                                                        Handler handler);
 

@@ -7,6 +7,7 @@
 
 #include "gateway/blocking.hpp"
 #include "gateway/credential_token.hpp"
+#include "gateway/offer.hpp"
 #include "gateway/payment_flow.hpp"
 #include "gateway/policy_service.hpp"
 #include "gateway/proxy.hpp"
@@ -410,17 +411,7 @@ class PolicyPricedRequest {
   }
 
   http::OutgoingResponse offer_with_reason(const RoutePlan& plan, const std::string& reason) {
-    std::string base = config_.server.public_url;
-    if (base.empty()) {
-      std::string_view host = ctx_.request[bhttp::field::host];
-      base = std::string(ctx_.peer.tls ? "https://" : "http://") +
-             std::string(host.empty() ? "localhost" : host);
-    }
-    metrics_.counter_add("x402_payment_required_total", "merchant=" + merchant_.id);
-    return payment_required(reason,
-                            ResourceInfo{base + std::string(ctx_.request.target()),
-                                         route_.description, route_.mime_type},
-                            plan.requirements);
+    return offer_response(ctx_, reason, plan.requirements);
   }
 
   http::OutgoingResponse store_unavailable(const Error& error) {

@@ -1,30 +1,54 @@
 #include "gateway/proxy.hpp"
 
+#include <algorithm>
 #include <array>
+#include <boost/beast/core/string.hpp>
+#include <vector>
 
 #include "gateway/responses.hpp"
 #include "http/worker_context.hpp"
 
 namespace x402 {
 
+namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 
 namespace {
 
-// RFC 9110 §7.6.1 hop-by-hop fields, plus the ones proxies conventionally drop.
-constexpr std::array<bhttp::field, 8> kHopByHop = {
-    bhttp::field::connection,          bhttp::field::keep_alive, bhttp::field::proxy_authenticate,
-    bhttp::field::proxy_authorization, bhttp::field::te,         bhttp::field::trailer,
-    bhttp::field::transfer_encoding,   bhttp::field::upgrade};
-
-template <class Message>
-void strip_hop_by_hop(Message& m) {
-  // Fields named in Connection are hop-by-hop too.
-  for (auto name : bhttp::token_list{m[bhttp::field::connection]}) {
-    m.erase(std::string(name));
+// RFC 9110 §7.6.1 hop-by-hop fields, plus the ones proxies conventionally drop, plus the ones the
+// message's Connection field names. Decided per field in one pass over the message: looking each
+// name up and erasing it costs a tree search per name on every proxied request.
+class HopByHop {
+ public:
+  explicit HopByHop(std::string_view connection) {
+    for (auto name : bhttp::token_list{connection}) named_.push_back(name);
   }
-  for (auto f : kHopByHop) m.erase(f);
-  m.erase("Proxy-Connection");
+
+  template <class Field>
+  bool operator()(const Field& field) const {
+    if (std::find(kFields.begin(), kFields.end(), field.name()) != kFields.end()) return true;
+    const std::string_view name = field.name_string();
+    if (beast::iequals(name, "Proxy-Connection")) return true;
+    return std::any_of(named_.begin(), named_.end(),
+                       [&](std::string_view n) { return beast::iequals(n, name); });
+  }
+
+ private:
+  static constexpr std::array<bhttp::field, 8> kFields = {
+      bhttp::field::connection,          bhttp::field::keep_alive, bhttp::field::proxy_authenticate,
+      bhttp::field::proxy_authorization, bhttp::field::te,         bhttp::field::trailer,
+      bhttp::field::transfer_encoding,   bhttp::field::upgrade};
+  std::vector<std::string_view> named_;
+};
+
+// Request fields replaced by our own (Host, X-Forwarded-For/Proto, X-Request-Id) or meant for us
+// alone: the payer's signed authorization is not for the merchant's application.
+bool replaced_or_ours(std::string_view name) {
+  constexpr std::array<std::string_view, 6> kNames = {
+      "Host",        "PAYMENT-SIGNATURE", "X-PAYMENT", "X-Forwarded-For", "X-Forwarded-Proto",
+      "X-Request-Id"};
+  return std::any_of(kNames.begin(), kNames.end(),
+                     [&](std::string_view n) { return beast::iequals(n, name); });
 }
 
 }  // namespace
@@ -38,15 +62,13 @@ boost::asio::awaitable<http::Outcome> forward_to_upstream(const MerchantConfig& 
                     std::string(merchant.upstream.base_path) + std::string(path_below_merchant),
                     11};
   if (request.method() == bhttp::verb::unknown) out.method_string(request.method_string());
-  const std::string original_host(request[bhttp::field::host]);
-  for (auto& field : request) out.insert(field.name_string(), field.value());
-  strip_hop_by_hop(out);
-  // The payer's signed authorization is for us, not for the merchant's application.
-  out.erase("PAYMENT-SIGNATURE");
-  out.erase("X-PAYMENT");
-  out.erase(bhttp::field::host);
+  const std::string_view original_host = request[bhttp::field::host];
+  const HopByHop hop_by_hop(request[bhttp::field::connection]);
+  for (const auto& field : request) {
+    if (hop_by_hop(field) || replaced_or_ours(field.name_string())) continue;
+    out.insert(field.name(), field.name_string(), field.value());
+  }
   out.set(bhttp::field::host, merchant.upstream.host_header());
-
   std::string forwarded_for(request["X-Forwarded-For"]);
   forwarded_for =
       forwarded_for.empty() ? peer.remote_address : forwarded_for + ", " + peer.remote_address;
@@ -65,7 +87,9 @@ boost::asio::awaitable<http::Outcome> forward_to_upstream(const MerchantConfig& 
 
 http::OutgoingResponse relay_response(http::Response&& upstream, bool head_request) {
   http::OutgoingResponse res = std::move(upstream);
-  strip_hop_by_hop(res);
+  const HopByHop hop_by_hop(res[bhttp::field::connection]);
+  for (auto it = res.begin(); it != res.end();)
+    it = hop_by_hop(*it) ? res.erase(it) : std::next(it);
   if (!head_request) res.prepare_payload();
   return res;
 }

@@ -27,12 +27,21 @@ void add_cors_expose(http::OutgoingResponse& response) {
                "PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE, X-402-Credential");
 }
 
-http::OutgoingResponse payment_required(std::string_view error, const ResourceInfo& resource,
-                                        std::span<const Requirement> requirements) {
-  auto built = build_payment_required(error, resource, requirements);
-  auto res = json_response(402, std::move(built.v1_body));
-  res.set("PAYMENT-REQUIRED", built.v2_header);
+RenderedOffer render_payment_required(std::string_view error, const ResourceInfo& resource,
+                                      std::span<const Requirement> requirements,
+                                      const boost::json::object& extensions) {
+  auto built = build_payment_required(error, resource, requirements, extensions);
+  return RenderedOffer{boost::json::serialize(built.v1_body), std::move(built.v2_header)};
+}
+
+http::OutgoingResponse payment_required(const RenderedOffer& offer) {
+  http::OutgoingResponse res{bhttp::status::payment_required, 11};
+  res.set(bhttp::field::content_type, "application/json");
+  res.set(bhttp::field::cache_control, "no-store");
+  res.set("PAYMENT-REQUIRED", offer.payment_required_header);
   add_cors_expose(res);
+  res.body() = offer.body;
+  res.prepare_payload();
   return res;
 }
 

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "common/result.hpp"
+#include "gateway/offer_cache.hpp"
 #include "http/server.hpp"
 #include "protocol/requirements.hpp"
 
@@ -15,10 +16,15 @@ namespace x402 {
 http::OutgoingResponse json_response(unsigned status, boost::json::object body);
 http::OutgoingResponse error_response(unsigned status, const Error& error);
 
-// The dual-stack 402 (PROTOCOL.md §1): v2 PAYMENT-REQUIRED header plus the v1 JSON body,
-// Cache-Control: no-store and the CORS expose list, so every official client understands it.
-http::OutgoingResponse payment_required(std::string_view error, const ResourceInfo& resource,
-                                        std::span<const Requirement> requirements);
+// The dual-stack 402's content (PROTOCOL.md §1): the v1 JSON body and the v2 PaymentRequired,
+// which alone carries `extensions` (an empty object declares none).
+RenderedOffer render_payment_required(std::string_view error, const ResourceInfo& resource,
+                                      std::span<const Requirement> requirements,
+                                      const boost::json::object& extensions);
+
+// The 402 itself: v2 PAYMENT-REQUIRED header plus the v1 JSON body, Cache-Control: no-store and
+// the CORS expose list, so every official client understands it.
+http::OutgoingResponse payment_required(const RenderedOffer& offer);
 
 // Headers every x402 response carries for browsers.
 void add_cors_expose(http::OutgoingResponse& response);

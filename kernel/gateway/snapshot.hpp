@@ -9,6 +9,7 @@
 
 #include "config/config.hpp"
 #include "gateway/facilitator_chain.hpp"
+#include "gateway/offer_cache.hpp"
 #include "policy/request.hpp"
 #include "protocol/requirements.hpp"
 
@@ -19,6 +20,7 @@ namespace x402 {
 struct RoutePlan {
   std::vector<Requirement> requirements;
   std::vector<boost::json::object> offered_v2;
+  std::shared_ptr<OfferCache> unpaid_offers = std::make_shared<OfferCache>();  // by resource URL
 };
 
 struct Snapshot {

@@ -21,6 +21,7 @@
 #include <optional>
 
 #include "http/connection_pool.hpp"
+#include "http/message_writer.hpp"
 
 namespace x402::http {
 namespace {
@@ -245,7 +246,7 @@ asio::awaitable<Outcome> HttpClient::Impl::exchange_on(Stream& stream, Connectio
                                                        std::chrono::milliseconds total,
                                                        bool& stale) {
   connection.tcp().expires_at(deadline);
-  auto [write_ec, written] = co_await bhttp::async_write(stream, request, kAsValues);
+  auto [write_ec, written] = co_await async_write_message(stream, request);
   if (write_ec == beast::error::timeout) co_return maybe_sent(timeout_message(total), true);
   if (write_ec) {
     stale = is_stale_connection_error(write_ec);

@@ -15,6 +15,8 @@
 #include <list>
 #include <optional>
 
+#include "http/message_writer.hpp"
+
 namespace x402::http {
 
 namespace asio = boost::asio;
@@ -133,6 +135,8 @@ asio::awaitable<void> Server::session(Worker& worker, tcp::socket socket) {
   auto remote = socket.remote_endpoint(ec);
   if (!ec) peer.remote_address = remote.address().to_string();
 
+  // Each response leaves in one write; Nagle would only hold its tail back.
+  socket.set_option(tcp::no_delay(true), ec);
   beast::tcp_stream stream(std::move(socket));
   SessionEntry entry{&stream, true};
   auto registration = worker.sessions.insert(worker.sessions.end(), &entry);
@@ -225,7 +229,7 @@ asio::awaitable<void> Server::session(Worker& worker, tcp::socket socket) {
     const bool keep_alive = client_keep_alive && !draining_;
     response.keep_alive(keep_alive);
     stream.expires_after(limits_.write_timeout);
-    auto [write_ec, written] = co_await bhttp::async_write(stream, response, kNoThrow);
+    auto [write_ec, written] = co_await async_write_message(stream, response);
     if (write_ec || !keep_alive) break;
     first_request = false;
   }

@@ -43,7 +43,8 @@ boost::json::object to_v2_json(const Requirement& r) {
 }
 
 PaymentRequiredResponse build_payment_required(std::string_view error, const ResourceInfo& resource,
-                                               std::span<const Requirement> requirements) {
+                                               std::span<const Requirement> requirements,
+                                               const boost::json::object& extensions) {
   boost::json::array accepts_v2;
   boost::json::array accepts_v1;
   for (const Requirement& r : requirements) {
@@ -64,6 +65,7 @@ PaymentRequiredResponse build_payment_required(std::string_view error, const Res
   if (!error.empty()) out.v2["error"] = error;
   out.v2["resource"] = std::move(resource_json);
   out.v2["accepts"] = std::move(accepts_v2);
+  if (!extensions.empty()) out.v2["extensions"] = extensions;
   out.v2_header = base64::encode(boost::json::serialize(out.v2));
 
   out.v1_body["x402Version"] = 1;

@@ -41,14 +41,15 @@ boost::json::object to_v2_json(const Requirement& r);
 
 struct PaymentRequiredResponse {
   boost::json::object
-      v2;  // {x402Version:2, error?, resource:{url, description?, mimeType?}, accepts}
+      v2;  // {x402Version:2, error?, resource:{url, description?, mimeType?}, accepts, extensions?}
   std::string v2_header;        // PAYMENT-REQUIRED header value: base64 of v2
   boost::json::object v1_body;  // {x402Version:1, error?, accepts:[v1...]}
 };
 
-// `error` is omitted when empty. v1 requirements whose resource_url/description/mime_type are
-// empty take them from `resource`.
+// `error` is omitted when empty, and so are `extensions` (v2 only). v1 requirements whose
+// resource_url/description/mime_type are empty take them from `resource`.
 PaymentRequiredResponse build_payment_required(std::string_view error, const ResourceInfo& resource,
-                                               std::span<const Requirement> requirements);
+                                               std::span<const Requirement> requirements,
+                                               const boost::json::object& extensions = {});
 
 }  // namespace x402
