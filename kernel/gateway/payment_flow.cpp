@@ -433,8 +433,8 @@ asio::awaitable<std::optional<http::OutgoingResponse>> PaidRequest::claim() {
 
   // Fast path: the cache refuses a replay without touching the database. It is held until the
   // authorization expires, after which the token contract refuses it anyway.
-  replay_key_ = "replay:" + std::to_string(record_.key.chain_id) + ":" + record_.key.asset + ":" +
-                record_.key.payer + ":" + record_.key.nonce;
+  replay_key_ = "x402:replay:" + std::to_string(record_.key.chain_id) + ":" + record_.key.asset +
+                ":" + record_.key.payer + ":" + record_.key.nonce;
   const auto now = now_unix_seconds();
   const auto valid_for =
       payment_.authorization.valid_before > now ? payment_.authorization.valid_before - now : 0;
