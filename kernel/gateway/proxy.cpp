@@ -16,12 +16,18 @@ namespace bhttp = boost::beast::http;
 namespace {
 
 // RFC 9110 §7.6.1 hop-by-hop fields, plus the ones proxies conventionally drop, plus the ones the
-// message's Connection field names. Decided per field in one pass over the message: looking each
-// name up and erasing it costs a tree search per name on every proxied request.
+// message's Connection fields name (every Connection line: RFC 9110 §5.3 makes them one list).
+// Decided per field in one pass over the message: looking each name up and erasing it costs a
+// tree search per name on every proxied request. The names are copied, because the pass erases
+// the Connection fields they come from.
 class HopByHop {
  public:
-  explicit HopByHop(std::string_view connection) {
-    for (auto name : bhttp::token_list{connection}) named_.push_back(name);
+  template <class Message>
+  explicit HopByHop(const Message& message) {
+    auto [first, last] = message.equal_range(bhttp::field::connection);
+    for (; first != last; ++first) {
+      for (auto name : bhttp::token_list{first->value()}) named_.emplace_back(name);
+    }
   }
 
   template <class Field>
@@ -30,7 +36,7 @@ class HopByHop {
     const std::string_view name = field.name_string();
     if (beast::iequals(name, "Proxy-Connection")) return true;
     return std::any_of(named_.begin(), named_.end(),
-                       [&](std::string_view n) { return beast::iequals(n, name); });
+                       [&](const std::string& n) { return beast::iequals(n, name); });
   }
 
  private:
@@ -38,7 +44,7 @@ class HopByHop {
       bhttp::field::connection,          bhttp::field::keep_alive, bhttp::field::proxy_authenticate,
       bhttp::field::proxy_authorization, bhttp::field::te,         bhttp::field::trailer,
       bhttp::field::transfer_encoding,   bhttp::field::upgrade};
-  std::vector<std::string_view> named_;
+  std::vector<std::string> named_;
 };
 
 // Request fields replaced by our own (Host, X-Forwarded-For/Proto, X-Request-Id) or meant for us
@@ -63,7 +69,7 @@ boost::asio::awaitable<http::Outcome> forward_to_upstream(const MerchantConfig& 
                     11};
   if (request.method() == bhttp::verb::unknown) out.method_string(request.method_string());
   const std::string_view original_host = request[bhttp::field::host];
-  const HopByHop hop_by_hop(request[bhttp::field::connection]);
+  const HopByHop hop_by_hop(request);
   for (const auto& field : request) {
     if (hop_by_hop(field) || replaced_or_ours(field.name_string())) continue;
     out.insert(field.name(), field.name_string(), field.value());
@@ -87,7 +93,7 @@ boost::asio::awaitable<http::Outcome> forward_to_upstream(const MerchantConfig& 
 
 http::OutgoingResponse relay_response(http::Response&& upstream, bool head_request) {
   http::OutgoingResponse res = std::move(upstream);
-  const HopByHop hop_by_hop(res[bhttp::field::connection]);
+  const HopByHop hop_by_hop(res);
   for (auto it = res.begin(); it != res.end();)
     it = hop_by_hop(*it) ? res.erase(it) : std::next(it);
   if (!head_request) res.prepare_payload();
