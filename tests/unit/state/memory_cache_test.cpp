@@ -14,27 +14,14 @@
 #include <vector>
 
 #include "state/cache.hpp"
+#include "unit/state/cache_test_support.hpp"
 
 namespace x402 {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Drives one cache operation to completion on a private io_context. The operation is awaited
-// inside a void coroutine because co_spawn's completion handler needs a default-constructible
-// result type, which Result<T> deliberately is not.
-template <typename T>
-T run(boost::asio::awaitable<T> op) {
-  boost::asio::io_context io;
-  std::optional<T> out;
-  boost::asio::co_spawn(
-      io, [&]() -> boost::asio::awaitable<void> { out.emplace(co_await std::move(op)); },
-      [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-      });
-  io.run();
-  return std::move(*out);
-}
+using test::run;
 
 class MemoryCacheTest : public ::testing::Test {
  protected:

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "state/cache.hpp"
+#include "unit/state/cache_test_support.hpp"
 #include "unit/state/redis_server.hpp"
 
 namespace x402 {
@@ -31,7 +32,6 @@ using Clock = std::chrono::steady_clock;
 // Long enough that a loaded machine does not trip it; the outage tests use shorter ones.
 constexpr auto kRelaxedCommandTimeout = 2000ms;
 // How long a test waits for something that should happen much sooner (reconnects, expiry).
-constexpr auto kPatience = 20s;
 // "Promptly": a call against a dead Redis must come back well within this.
 constexpr auto kPrompt = 5s;
 
@@ -41,56 +41,9 @@ std::string bytes(const char (&literal)[N]) {
   return std::string(literal, N - 1);
 }
 
-// Drives one cache operation to completion on a private io_context, as a worker would.
-template <typename T>
-T run(boost::asio::awaitable<T> op) {
-  boost::asio::io_context io;
-  std::optional<T> out;
-  boost::asio::co_spawn(
-      io, [&]() -> boost::asio::awaitable<void> { out.emplace(co_await std::move(op)); },
-      [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-      });
-  io.run();
-  return std::move(*out);
-}
-
-// Retries `attempt` until it returns true or `patience` runs out.
-bool eventually(const std::function<bool()>& attempt,
-                std::chrono::milliseconds patience = kPatience) {
-  const auto give_up = Clock::now() + patience;
-  while (Clock::now() < give_up) {
-    if (attempt()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return attempt();
-}
-
-// Collects what a subscription delivers (on the cache's thread) for the test thread to read.
-class Mailbox {
- public:
-  std::function<void(const std::string&)> handler() {
-    return [this](const std::string& message) {
-      std::lock_guard lock(mutex_);
-      messages_.push_back(message);
-      arrived_.notify_all();
-    };
-  }
-
-  // The next message, or nullopt if none arrives within `patience`.
-  std::optional<std::string> next(std::chrono::milliseconds patience = kPatience) {
-    std::unique_lock lock(mutex_);
-    if (!arrived_.wait_for(lock, patience, [&] { return !messages_.empty(); })) return std::nullopt;
-    std::string message = std::move(messages_.front());
-    messages_.pop_front();
-    return message;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable arrived_;
-  std::deque<std::string> messages_;
-};
+using test::eventually;
+using test::Mailbox;
+using test::run;
 
 class RedisCacheTest : public ::testing::Test {
  protected:
@@ -148,7 +101,7 @@ TEST_F(RedisCacheTest, ExpiredClaimCanBeTakenAgain) {
     auto again = run(cache->claim("x402:{r}:replay:a", "node-b", 60s));
     return again && *again;
   })) << "a claim with a 200 ms TTL was still held after "
-      << kPatience.count() << " s";
+      << test::kCachePatience.count() << " ms";
   EXPECT_EQ(*run(cache->get("x402:{r}:replay:a")), "node-b");
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "state/cache.hpp"
+#include "unit/state/cache_test_support.hpp"
 #include "unit/state/redis_cluster_server.hpp"
 
 namespace x402 {
@@ -31,53 +32,10 @@ using Clock = std::chrono::steady_clock;
 using test::RedisClusterServer;
 
 constexpr auto kRelaxedCommandTimeout = 2000ms;
-constexpr auto kPatience = 30s;
 
-template <typename T>
-T run(boost::asio::awaitable<T> op) {
-  boost::asio::io_context io;
-  std::optional<T> out;
-  boost::asio::co_spawn(
-      io, [&]() -> boost::asio::awaitable<void> { out.emplace(co_await std::move(op)); },
-      [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-      });
-  io.run();
-  return std::move(*out);
-}
-
-bool eventually(const std::function<bool()>& attempt,
-                std::chrono::milliseconds patience = kPatience) {
-  const auto give_up = Clock::now() + patience;
-  while (Clock::now() < give_up) {
-    if (attempt()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return attempt();
-}
-
-class Mailbox {
- public:
-  std::function<void(const std::string&)> handler() {
-    return [this](const std::string& message) {
-      std::lock_guard lock(mutex_);
-      messages_.push_back(message);
-      arrived_.notify_all();
-    };
-  }
-  std::optional<std::string> next(std::chrono::milliseconds patience = kPatience) {
-    std::unique_lock lock(mutex_);
-    if (!arrived_.wait_for(lock, patience, [&] { return !messages_.empty(); })) return std::nullopt;
-    std::string message = std::move(messages_.front());
-    messages_.pop_front();
-    return message;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable arrived_;
-  std::deque<std::string> messages_;
-};
+using test::eventually;
+using test::Mailbox;
+using test::run;
 
 // The published key-slot examples (Redis Cluster specification) and keys like ours, each checked
 // against the server's own CLUSTER KEYSLOT below.
