@@ -93,12 +93,6 @@ Result<std::optional<uint16_t>> common_slot(const std::vector<std::string>& keys
   return std::optional<uint16_t>(slot);
 }
 
-struct ClusterRouter::Node {
-  std::string host;
-  uint16_t port = 0;
-  std::unique_ptr<Link> link;
-};
-
 struct ClusterRouter::Command {
   std::vector<std::string> argv;
   Route route;
@@ -131,7 +125,7 @@ void ClusterRouter::stop() {
     command->retry_timer.reset();
     finish_command(*command, unavailable("the redis cache is shutting down"));
   }
-  for (auto& node : nodes_) node->link->stop();
+  for (auto& node : nodes_) node->stop();
 }
 
 size_t ClusterRouter::node_at(const std::string& host, uint16_t port) {
@@ -140,10 +134,7 @@ size_t ClusterRouter::node_at(const std::string& host, uint16_t port) {
   RedisOptions options = seed_;
   options.host = host;
   options.port = port;
-  auto node = std::make_unique<Node>();
-  node->host = host;
-  node->port = port;
-  node->link = std::make_unique<Link>(
+  auto node = std::make_unique<Link>(
       io_, options,
       [this](Connection&) {
         if (refresh_waits_for_a_node_) {
@@ -153,7 +144,7 @@ size_t ClusterRouter::node_at(const std::string& host, uint16_t port) {
       },
       nullptr);
   // A lost master may have been replaced (failover): the map says where its slots went.
-  node->link->on_lost([this](const Error&) { refresh(); });
+  node->on_lost([this](const Error&) { refresh(); });
   nodes_.push_back(std::move(node));
   node_by_address_[address] = nodes_.size() - 1;
   return nodes_.size() - 1;
@@ -184,7 +175,7 @@ std::optional<size_t> ClusterRouter::pick(const Command& command) {
   if (candidates.empty()) return std::nullopt;
   for (size_t i = 0; i < candidates.size(); ++i) {
     const size_t index = candidates[(round_robin_ + i) % candidates.size()];
-    if (nodes_[index]->link->ready()) {
+    if (nodes_[index]->ready()) {
       ++round_robin_;
       return index;
     }
@@ -196,7 +187,7 @@ std::string ClusterRouter::why_no_map() const {
   std::string why = "no redis cluster slot map yet";
   if (!last_refresh_error_.empty()) return why + ": " + last_refresh_error_;
   for (const auto& node : nodes_) {
-    if (node->link->down()) return why + ": " + node->link->why_down();
+    if (node->down()) return why + ": " + node->why_down();
   }
   return why + " (asking " + seed_.host + ":" + std::to_string(seed_.port) + ")";
 }
@@ -213,25 +204,25 @@ void ClusterRouter::dispatch(const std::shared_ptr<Command>& command) {
       return retry_later(command, "slot " + std::to_string(*command->route.slot) +
                                       " has no master in the redis cluster map");
     }
-    const bool all_down = std::all_of(nodes_.begin(), nodes_.end(),
-                                      [](const auto& node) { return node->link->down(); });
+    const bool all_down =
+        std::all_of(nodes_.begin(), nodes_.end(), [](const auto& node) { return node->down(); });
     // Nothing is connecting that could bring a map: fail at once, as a standalone Redis does.
     if (all_down) return finish_command(*command, unavailable(why_no_map()));
     return retry_later(command, why_no_map());
   }
-  Node& node = *nodes_[*target];
-  node.link->start();
-  Connection* connection = node.link->ready();
+  Link& node = *nodes_[*target];
+  node.start();
+  Connection* connection = node.ready();
   if (connection == nullptr) {
     // A master that is down fails its slots at once (fail closed, no queueing); one whose first
     // connection is still being made is worth waiting for.
-    if (node.link->down()) return finish_command(*command, unavailable(node.link->why_down()));
-    return retry_later(command, node.link->why_down());
+    if (node.down()) return finish_command(*command, unavailable(node.why_down()));
+    return retry_later(command, node.why_down());
   }
   if (connection->in_flight() >= kMaxInFlight) {
     return finish_command(
         *command,
-        unavailable("redis at " + node.host + ":" + std::to_string(node.port) +
+        unavailable("redis at " + node.options().host + ":" + std::to_string(node.options().port) +
                     " is not keeping up: " + std::to_string(kMaxInFlight) + " commands in flight"));
   }
   if (command->ask_node) {
@@ -252,7 +243,7 @@ void ClusterRouter::on_reply(const std::shared_ptr<Command>& command, size_t nod
   const std::string& text = reply->text;
   const bool moved = text.starts_with("MOVED ");
   if (moved || text.starts_with("ASK ")) {
-    auto to = parse_redirect(text, nodes_[node]->host);
+    auto to = parse_redirect(text, nodes_[node]->options().host);
     if (!to) {
       return finish_command(
           *command, make_error("cache_error", "", "redis: unreadable redirection: " + text));
@@ -279,7 +270,7 @@ void ClusterRouter::on_reply(const std::shared_ptr<Command>& command, size_t nod
   }
   if (text.starts_with("NOSCRIPT") && !command->route.script.empty() && !command->script_reloaded) {
     // Each master has its own script cache: load it on the one that answered, then run again.
-    if (Connection* connection = nodes_[node]->link->ready()) {
+    if (Connection* connection = nodes_[node]->ready()) {
       command->script_reloaded = true;
       std::vector<std::string> load{"SCRIPT", "LOAD", command->route.script};
       connection->send(load, [this, command](Result<Reply> loaded) {
@@ -330,14 +321,14 @@ void ClusterRouter::refresh() {
   Connection* connection = nullptr;
   std::string host;
   for (size_t i = 0; i < nodes_.size() && connection == nullptr; ++i) {
-    Node& node = *nodes_[(round_robin_ + i) % nodes_.size()];
-    connection = node.link->ready();
-    host = node.host;
+    Link& node = *nodes_[(round_robin_ + i) % nodes_.size()];
+    connection = node.ready();
+    host = node.options().host;
   }
   if (connection == nullptr) {
     // Asked again by whichever node connects first.
     refresh_waits_for_a_node_ = true;
-    for (auto& node : nodes_) node->link->start();
+    for (auto& node : nodes_) node->start();
     return;
   }
   refreshing_ = true;
@@ -387,13 +378,13 @@ void ClusterRouter::apply_slots(const Reply& slots, const std::string& answered_
   owner_ = owner;
   masters_ = std::move(masters);
   map_loaded_ = true;
-  for (size_t index : masters_) nodes_[index]->link->start();
+  for (size_t index : masters_) nodes_[index]->start();
 }
 
 void ClusterRouter::next_subscriber_endpoint(RedisOptions& options) {
   const std::vector<size_t>& candidates = masters_;
   if (candidates.empty()) return;  // no map yet: the seed
-  const Node& node = *nodes_[candidates[subscriber_turn_++ % candidates.size()]];
+  const RedisOptions& node = nodes_[candidates[subscriber_turn_++ % candidates.size()]]->options();
   options.host = node.host;
   options.port = node.port;
 }

@@ -65,7 +65,6 @@ class ClusterRouter {
   void next_subscriber_endpoint(RedisOptions& options);
 
  private:
-  struct Node;
   struct Command;
 
   size_t node_at(const std::string& host, uint16_t port);
@@ -80,7 +79,8 @@ class ClusterRouter {
 
   boost::asio::io_context& io_;
   RedisOptions seed_;
-  std::vector<std::unique_ptr<Node>> nodes_;  // never shrinks: indexes stay valid
+  // One link per known node; never shrinks, so indexes stay valid.
+  std::vector<std::unique_ptr<Link>> nodes_;
   std::map<std::string, size_t> node_by_address_;
   std::array<int, kClusterSlots> owner_;  // index into nodes_, -1 when unknown
   std::vector<size_t> masters_;           // the owners in the last map
