@@ -236,7 +236,7 @@ class PolicyPricedRequest {
     ctx_.log["billing_mode"] = terms_.front().mode;
     if (!refusal_.empty() && ctx_.request["PAYMENT-SIGNATURE"].empty() &&
         ctx_.request["X-PAYMENT"].empty()) {
-      co_return offer_with_reason(plan_, refusal_);
+      co_return offer_response(ctx_, refusal_, plan_.requirements);
     }
     co_return co_await handle_paid_request(ctx_, plan_, terms_);
   }
@@ -408,10 +408,6 @@ class PolicyPricedRequest {
     }
     co_return std::pair{
         upstream_failure_response(merchant_, std::get<http::TransportError>(outcome)), 0};
-  }
-
-  http::OutgoingResponse offer_with_reason(const RoutePlan& plan, const std::string& reason) {
-    return offer_response(ctx_, reason, plan.requirements);
   }
 
   http::OutgoingResponse store_unavailable(const Error& error) {
