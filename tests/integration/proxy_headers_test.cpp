@@ -34,46 +34,6 @@ http::Response exchange_raw(uint16_t port, const std::string& raw) {
   return parser.release();
 }
 
-// The merchant's API: records each request and answers with the extra fields a test gives it.
-class HeaderUpstream {
- public:
-  HeaderUpstream()
-      : server_([this](const http::Request& r, int) {
-          std::lock_guard lock(mu_);
-          received_.push_back(r);
-          http::Response res{bhttp::status::ok, 11};
-          for (const auto& [name, value] : response_fields_) res.insert(name, value);
-          res.set(bhttp::field::content_type, "text/plain");
-          res.body() = body_;
-          if (chunked_) {
-            res.chunked(true);
-          } else {
-            res.prepare_payload();
-          }
-          return http::testing::respond(std::move(res));
-        }) {}
-
-  uint16_t port() const { return server_.port(); }
-  std::vector<http::Request> received() const {
-    std::lock_guard lock(mu_);
-    return received_;
-  }
-  void answer_with(Headers fields, std::string body, bool chunked) {
-    std::lock_guard lock(mu_);
-    response_fields_ = std::move(fields);
-    body_ = std::move(body);
-    chunked_ = chunked;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<http::Request> received_;
-  Headers response_fields_;
-  std::string body_ = "hello";
-  bool chunked_ = false;
-  http::testing::TestServer server_;  // last: stops before the members its handler uses
-};
-
 class ProxyHeadersTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -84,7 +44,7 @@ class ProxyHeadersTest : public ::testing::Test {
   }
 
   FakeFacilitator facilitator;
-  HeaderUpstream upstream;
+  FakeUpstream upstream;
   std::unique_ptr<GatewayHarness> gateway;
 };
 
@@ -196,7 +156,7 @@ TEST_F(ProxyHeadersTest, ClientDoesNotSeeTheUpstreamsHopByHopFields) {
 // Whether the client was spared the upstream's Connection-named fields, in a gateway of its own.
 bool connection_named_fields_are_dropped() {
   FakeFacilitator facilitator;
-  HeaderUpstream upstream;
+  FakeUpstream upstream;
   upstream.answer_with({{"Connection", "X-Upstream-Secret, x-other-hop"},
                         {"X-Upstream-Secret", "s"},
                         {"x-other-hop", "o"},

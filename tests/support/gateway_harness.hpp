@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -131,20 +132,10 @@ class FakeUpstream {
  public:
   FakeUpstream()
       : server_([this](const http::Request& r, int) {
-          {
-            std::lock_guard lock(mu_);
-            received_.push_back(r);
-          }
-          ++hits_;
-          auto res = http::testing::make_response(
-              static_cast<bhttp::status>(status.load()),
-              R"({"weather":"sunny","path":")" + std::string(r.target()) + "\"}");
-          res.set(bhttp::field::content_type, "application/json");
-          if (r.method() == bhttp::verb::head) {
-            res.content_length(res.body().size());  // what a GET would carry, but no body
-            res.body().clear();
-          }
-          return http::testing::respond(std::move(res));
+          std::lock_guard lock(mu_);
+          received_.push_back(r);
+          ++hits_;  // after the request is recorded: a test that saw the hit finds the request
+          return http::testing::respond(custom_ ? custom_answer() : default_answer(r));
         }) {}
 
   uint16_t port() const { return server_.port(); }
@@ -155,11 +146,50 @@ class FakeUpstream {
   }
   std::atomic<unsigned> status{200};
 
+  // From now on: `body` as text/plain with `fields` added (in order, duplicates kept), sent
+  // chunked when asked, instead of the JSON answer.
+  void answer_with(Headers fields, std::string body, bool chunked = false) {
+    std::lock_guard lock(mu_);
+    custom_ = Custom{std::move(fields), std::move(body), chunked};
+  }
+
  private:
+  struct Custom {
+    Headers fields;
+    std::string body;
+    bool chunked = false;
+  };
+
+  http::Response default_answer(const http::Request& r) const {
+    auto res = http::testing::make_response(
+        static_cast<bhttp::status>(status.load()),
+        R"({"weather":"sunny","path":")" + std::string(r.target()) + "\"}");
+    res.set(bhttp::field::content_type, "application/json");
+    if (r.method() == bhttp::verb::head) {
+      res.content_length(res.body().size());  // what a GET would carry, but no body
+      res.body().clear();
+    }
+    return res;
+  }
+
+  http::Response custom_answer() const {
+    http::Response res{static_cast<bhttp::status>(status.load()), 11};
+    for (const auto& [name, value] : custom_->fields) res.insert(name, value);
+    res.set(bhttp::field::content_type, "text/plain");
+    res.body() = custom_->body;
+    if (custom_->chunked) {
+      res.chunked(true);
+    } else {
+      res.prepare_payload();
+    }
+    return res;
+  }
+
   mutable std::mutex mu_;
   std::vector<http::Request> received_;
+  std::optional<Custom> custom_;
   std::atomic<int> hits_{0};
-  http::testing::TestServer server_;
+  http::testing::TestServer server_;  // last: stops before the members its handler uses
 };
 
 struct FacilitatorEntry {
