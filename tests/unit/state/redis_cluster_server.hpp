@@ -56,7 +56,7 @@ class RedisClusterServer {
       std::string why = node->start();
       if (!why.empty()) return why;
     }
-    std::string cli = find_cli();
+    std::string cli = RedisServer::find_program("redis-cli");
     if (cli.empty()) return "redis-cli not found on PATH; the Redis Cluster tests need it";
     std::string command = cli + " --cluster create";
     for (auto& node : nodes_) command += " 127.0.0.1:" + std::to_string(node->port());
@@ -174,18 +174,6 @@ class RedisClusterServer {
     std::stringstream all;
     all << in.rdbuf();
     return all.str();
-  }
-
-  static std::string find_cli() {
-    const char* path = std::getenv("PATH");
-    std::stringstream dirs(std::string(path ? path : "") + ":/usr/bin:/usr/local/bin");
-    std::string dir;
-    while (std::getline(dirs, dir, ':')) {
-      if (dir.empty()) continue;
-      std::string candidate = dir + "/redis-cli";
-      if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-    return "";
   }
 
   // Declared first so the servers (which write into them) are gone before the dirs are removed.

@@ -40,6 +40,20 @@ class RedisServer {
   uint16_t port() const { return port_; }
 
   // True when 127.0.0.1:port can be bound right now.
+  // The full path of a Redis program (redis-server, redis-cli) on PATH or in the usual places;
+  // empty when it is not installed.
+  static std::string find_program(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    std::stringstream dirs(std::string(path ? path : "") + ":/usr/bin:/usr/local/bin:/usr/sbin");
+    std::string dir;
+    while (std::getline(dirs, dir, ':')) {
+      if (dir.empty()) continue;
+      std::string candidate = dir + "/" + name;
+      if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    return "";
+  }
+
   static bool port_is_free(uint16_t port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return false;
@@ -56,7 +70,7 @@ class RedisServer {
   // why it could not, so a test fails with that reason instead of skipping.
   std::string start() {
     if (pid_ > 0) return "";
-    std::string binary = find_binary();
+    std::string binary = find_program("redis-server");
     if (binary.empty()) {
       return "redis-server not found on PATH; install it (apt-get install redis-server), the "
              "Redis tests need a real server";
@@ -201,18 +215,6 @@ class RedisServer {
     }
     if (fd >= 0) close(fd);
     return port;
-  }
-
-  static std::string find_binary() {
-    const char* path = std::getenv("PATH");
-    std::stringstream dirs(std::string(path ? path : "") + ":/usr/bin:/usr/local/bin:/usr/sbin");
-    std::string dir;
-    while (std::getline(dirs, dir, ':')) {
-      if (dir.empty()) continue;
-      std::string candidate = dir + "/redis-server";
-      if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-    return "";
   }
 
   std::string log_tail() const {
