@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { httpFacilitator, selfhostedFacilitator } from "./lib/gateway.mjs";
 import { authorizationUsedLogs, transferLogs } from "./lib/chain.mjs";
-import { getOffer, sendV2Payment, signAuthorization, v2Payload } from "./lib/payments.mjs";
+import { getOffer, sendEachToAll, sendV2Payment, signAuthorization, v2Payload } from "./lib/payments.mjs";
 import { waitForLog } from "./lib/processes.mjs";
 import { startPostgres, startRedis } from "./lib/services.mjs";
 import { resourceUrl, startStack } from "./lib/stack.mjs";
@@ -80,30 +80,16 @@ test("one payment sent to all three nodes at once is served exactly once, 100 ti
   const transfersBefore = (await transferLogs(devnet, { from: payer.address })).length;
 
   const ROUNDS = 100;
-  const CONCURRENT_ROUNDS = 10;
-  let next = 0;
-  const outcomes = [];
-  const round = async () => {
-    while (next < ROUNDS) {
-      next += 1;
+  await sendEachToAll(nodes.map((node) => resourceUrl(node)), {
+    rounds: ROUNDS, concurrent: 10,
+    makePayment: async () => {
       const { authorization, signature } = await signAuthorization({
         devnet, privateKey: payer.privateKey, to: accepted.payTo, value: accepted.amount,
         validForSeconds: 600,
       });
-      const payload = v2Payload({ resourceUrl: offer.v2.resource.url, accepted, authorization, signature });
-      const results = await Promise.all(nodes.map((node) => sendV2Payment(resourceUrl(node), payload)));
-      outcomes.push(results.map((r) => r.status));
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENT_ROUNDS }, round));
-
-  assert.equal(outcomes.length, ROUNDS);
-  for (const statuses of outcomes) {
-    assert.equal(statuses.filter((s) => s === 200).length, 1,
-      `exactly one node serves a payment; the nodes answered ${statuses.join(", ")}`);
-    // The others refuse the replay (402) or say it is being processed elsewhere (409).
-    for (const s of statuses.filter((s) => s !== 200)) assert.ok(s === 402 || s === 409, `answered ${s}`);
-  }
+      return { payload: v2Payload({ resourceUrl: offer.v2.resource.url, accepted, authorization, signature }) };
+    },
+  });
   assert.equal(upstream.hits() - hitsBefore, ROUNDS, "the upstream is called once per payment");
   const transfers = (await transferLogs(devnet, { from: payer.address })).length - transfersBefore;
   assert.equal(transfers, ROUNDS, "one Transfer on chain per payment");

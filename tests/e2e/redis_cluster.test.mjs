@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { toHex } from "viem";
 import { selfhostedFacilitator } from "./lib/gateway.mjs";
 import { authorizationUsedLogs, transferLogs } from "./lib/chain.mjs";
-import { getOffer, sendV2Payment, signAuthorization, v2Payload } from "./lib/payments.mjs";
+import { getOffer, sendEachToAll, sendV2Payment, signAuthorization, v2Payload } from "./lib/payments.mjs";
 import { startPostgres, startRedisCluster } from "./lib/services.mjs";
 import { resourceUrl, startStack } from "./lib/stack.mjs";
 
@@ -88,26 +88,9 @@ test("one payment sent to all nodes at once is served exactly once, 30 times ove
   const transfersBefore = (await transferLogs(devnet, { from: payer.address })).length;
 
   const ROUNDS = 30;
-  const CONCURRENT_ROUNDS = 5;
-  let next = 0;
-  const outcomes = [];
-  const round = async () => {
-    while (next < ROUNDS) {
-      next += 1;
-      const { nonce, payload } = await signPayment(payer);
-      const results = await Promise.all(nodes.map((node) => send(node, payload)));
-      outcomes.push({ nonce, statuses: results.map((r) => r.status) });
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENT_ROUNDS }, round));
-
-  assert.equal(outcomes.length, ROUNDS);
-  for (const { statuses } of outcomes) {
-    assert.equal(statuses.filter((s) => s === 200).length, 1,
-      `exactly one node serves a payment; the nodes answered ${statuses.join(", ")}`);
-    // The others refuse the replay (402) or say it is being processed elsewhere (409).
-    for (const s of statuses.filter((s) => s !== 200)) assert.ok(s === 402 || s === 409, `answered ${s}`);
-  }
+  const outcomes = await sendEachToAll(nodes.map((node) => resourceUrl(node)), {
+    rounds: ROUNDS, concurrent: 5, makePayment: () => signPayment(payer),
+  });
   assert.equal(upstream.hits() - hitsBefore, ROUNDS, "the upstream is called once per payment");
   const transfers = (await transferLogs(devnet, { from: payer.address })).length - transfersBefore;
   assert.equal(transfers, ROUNDS, "one Transfer on chain per payment");

@@ -1,5 +1,6 @@
 // Paying x402d: with the official clients (tests/e2e/pay.mjs's payV2/payV1), or with a payment
 // crafted by hand (viem signTypedData) when a test needs one no official client would produce.
+import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { privateKeyToAccount } from "viem/accounts";
 import { toHex } from "viem";
@@ -102,4 +103,27 @@ export async function payCrafted(url, { devnet, privateKey, ...overrides }) {
   const payload = v2Payload({ resourceUrl: offer.v2.resource.url, accepted, authorization, signature });
   const result = await sendV2Payment(url, payload);
   return { offer, accepted, authorization, signature, payload, result };
+}
+
+// Many nodes, one payment: sends each payment `makePayment()` returns ({payload, ...}) to every
+// URL in `urls` at once, `concurrent` payments in flight and `rounds` in all, and checks that
+// each was served (200) by exactly one node and refused by the others: 402 (already used) or 409
+// (being processed elsewhere). Returns what makePayment returned, round by round.
+export async function sendEachToAll(urls, { rounds, concurrent, makePayment }) {
+  const sent = [];
+  let next = 0;
+  const round = async () => {
+    while (next < rounds) {
+      next += 1;
+      const payment = await makePayment();
+      const statuses = (await Promise.all(urls.map((url) => sendV2Payment(url, payment.payload)))).map((r) => r.status);
+      assert.equal(statuses.filter((s) => s === 200).length, 1,
+        `exactly one node serves a payment; the nodes answered ${statuses.join(", ")}`);
+      for (const s of statuses.filter((s) => s !== 200)) assert.ok(s === 402 || s === 409, `answered ${s}`);
+      sent.push(payment);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrent }, round));
+  assert.equal(sent.length, rounds);
+  return sent;
 }
