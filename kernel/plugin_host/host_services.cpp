@@ -106,6 +106,16 @@ HostServices::QueueOutcome queue_outcome(Result<std::vector<QueueJob>> jobs) {
   return {true, std::move(jobs.value()), {}};
 }
 
+// Where an instance's cache keys live: "x402:plugin:<instance>:<key>". Braces in the instance
+// name are replaced so that the plugin's own "{...}" stays the key's Redis Cluster hash tag.
+std::string plugin_key(const std::string& instance, std::string_view key) {
+  std::string out = "x402:plugin:";
+  for (char c : instance) out += (c == '{' || c == '}') ? '_' : c;
+  out += ':';
+  out += key;
+  return out;
+}
+
 // A plugin names its event types; they become a metric label, so keep them to a safe alphabet
 // and a bounded length (an unbounded label set would be a memory leak in the metrics map).
 std::string label_value(std::string_view text) {
@@ -340,7 +350,7 @@ const x402_host_api* HostServices::api_for(const std::string& instance_name) {
 
   api.cache_get = [](void* host, x402_str key, x402_cache_get_callback callback, void* user) {
     auto* self = static_cast<Instance*>(host);
-    auto full_key = "plugin:" + self->name + ":" + std::string(view(key));
+    auto full_key = plugin_key(self->name, view(key));
     auto& worker = self->services->pick_worker();
     asio::co_spawn(
         *worker.ioc,
@@ -359,7 +369,7 @@ const x402_host_api* HostServices::api_for(const std::string& instance_name) {
   api.cache_set = [](void* host, x402_str key, x402_str value, uint32_t ttl_ms,
                      x402_cache_set_callback callback, void* user) {
     auto* self = static_cast<Instance*>(host);
-    auto full_key = "plugin:" + self->name + ":" + std::string(view(key));
+    auto full_key = plugin_key(self->name, view(key));
     std::string owned_value(view(value));
     auto& worker = self->services->pick_worker();
     asio::co_spawn(
@@ -428,6 +438,42 @@ const x402_host_api* HostServices::api_for(const std::string& instance_name) {
   api.emit_event = [](void* host, x402_str type, x402_str json) {
     auto* self = static_cast<Instance*>(host);
     self->services->emit_event(self->name, view(type), view(json));
+  };
+
+  // ---- minor 2: atomic scripts in the shared cache.
+  api.cache_eval = [](void* host, x402_str script, const x402_str* keys, size_t key_count,
+                      const x402_str* args, size_t arg_count, x402_cache_eval_callback callback,
+                      void* user) {
+    auto* self = static_cast<Instance*>(host);
+    std::vector<std::string> full_keys, owned_args;
+    for (size_t i = 0; i < key_count; ++i)
+      full_keys.push_back(plugin_key(self->name, view(keys[i])));
+    for (size_t i = 0; i < arg_count; ++i) owned_args.emplace_back(view(args[i]));
+    auto& worker = self->services->pick_worker();
+    asio::co_spawn(
+        *worker.ioc,
+        [self, script = std::string(view(script)), full_keys = std::move(full_keys),
+         owned_args = std::move(owned_args), callback, user]() mutable -> asio::awaitable<void> {
+          auto reply = co_await self->services->cache().eval(script, std::move(full_keys),
+                                                             std::move(owned_args));
+          if (!reply) {
+            const auto& e = reply.error();
+            const std::string error = e.message.empty() ? e.code : e.code + ": " + e.message;
+            callback(user, 0, nullptr, 0, str(error));
+            co_return;
+          }
+          std::vector<x402_str> values;
+          const auto add = [&](const std::optional<std::string>& v) {
+            values.push_back(v ? str(*v) : x402_str{nullptr, 0});
+          };
+          if (reply->elements.empty()) {
+            add(reply->value);
+          } else {
+            for (const auto& element : reply->elements) add(element);
+          }
+          callback(user, 1, values.data(), values.size(), {});
+        },
+        asio::detached);
   };
   return &api;
 }

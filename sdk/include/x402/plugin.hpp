@@ -254,6 +254,25 @@ class Host {
     if (has_queue()) api_->emit_event(api_->host, str(type), str(json));
   }
 
+  // ---- ABI minor 2: atomic scripts in the shared cache ----
+
+  // False when the host predates it (an x402d older than this SDK).
+  bool has_cache_eval() const { return X402_HAS_FIELD(api_, x402_host_api, cache_eval); }
+
+  // Runs `script` atomically against `keys` with `args`. `done(reply, error)`: on success the
+  // flattened reply (nil elements as nullopt) and an empty error; on failure nullopt and the
+  // host's error, whose code "cache_scripts_unsupported" means a single node's in-memory cache.
+  using EvalReply = std::vector<std::optional<std::string>>;
+  using EvalDone = std::function<void(std::optional<EvalReply> reply, std::string error)>;
+  void cache_eval(std::string_view script, const std::vector<std::string>& keys,
+                  const std::vector<std::string>& args, EvalDone done) const {
+    std::vector<x402_str> key_views, arg_views;
+    for (const auto& k : keys) key_views.push_back(str(k));
+    for (const auto& a : args) arg_views.push_back(str(a));
+    api_->cache_eval(api_->host, str(script), key_views.data(), key_views.size(), arg_views.data(),
+                     arg_views.size(), &Host::on_cache_eval, new EvalDone(std::move(done)));
+  }
+
  private:
   static void on_queue(void* user, int ok, const x402_queue_job* jobs, size_t count,
                        x402_str error) {
@@ -299,6 +318,28 @@ class Host {
       std::optional<std::string> v;
       if (found) v = std::string(view(value));
       (*handler)(std::move(v), std::string(view(error)));
+    } catch (...) {
+    }
+  }
+
+  static void on_cache_eval(void* user, int ok, const x402_str* values, size_t count,
+                            x402_str error) {
+    std::unique_ptr<EvalDone> handler(static_cast<EvalDone*>(user));
+    try {
+      if (!ok) {
+        (*handler)(std::nullopt, std::string(view(error)));
+        return;
+      }
+      EvalReply reply;
+      reply.reserve(count);
+      for (size_t i = 0; i < count; ++i) {
+        if (values[i].data) {
+          reply.emplace_back(std::string(values[i].data, values[i].len));
+        } else {
+          reply.emplace_back(std::nullopt);
+        }
+      }
+      (*handler)(std::move(reply), {});
     } catch (...) {
     }
   }
@@ -405,13 +446,14 @@ class RoutingStrategy {
                                       std::span<const RoutingCandidate> candidates) = 0;
 };
 
+// The host turns these into the 429 and the RateLimit / RateLimit-Policy response headers.
 struct RateLimitDecision {
   bool allowed = true;
-  uint64_t limit = 0;
-  uint64_t remaining = 0;
-  uint64_t reset_ms = 0;
-  uint32_t retry_after_ms = 0;
-  bool degraded = false;
+  uint64_t limit = 0;           // the quota: requests a client may make in one full burst
+  uint64_t remaining = 0;       // requests still admitted right now
+  uint64_t reset_ms = 0;        // until the whole quota is available again
+  uint32_t retry_after_ms = 0;  // refused: until the next request would be admitted
+  bool degraded = false;        // the shared state was unreachable; a local limiter decided
 };
 
 class RateLimitTier {
@@ -622,31 +664,56 @@ struct RoutingAdapter {
                                               &order};
 };
 
-template <class T>
-struct RateLimitAdapter {
-  static void deliver(x402_ratelimit_callback cb, void* user, const RateLimitDecision& d) {
+// Delivers a rate-limit decision to the host exactly once, from any thread. A tier that throws or
+// drops its handler without deciding admits the request and reports `degraded`: a rate limiter bug
+// must not take the gateway down, and the metric says a decision was not the tier's.
+class RateLimitCompletion {
+ public:
+  RateLimitCompletion(x402_ratelimit_callback cb, void* user) : cb_(cb), user_(user) {}
+  ~RateLimitCompletion() { deliver(undecided()); }
+  RateLimitCompletion(const RateLimitCompletion&) = delete;
+  RateLimitCompletion& operator=(const RateLimitCompletion&) = delete;
+
+  static RateLimitDecision undecided() {
+    RateLimitDecision d;
+    d.degraded = true;
+    return d;
+  }
+
+  void deliver(const RateLimitDecision& d) {
+    {
+      std::lock_guard lock(mutex_);
+      if (called_) return;
+      called_ = true;
+    }
     x402_ratelimit_decision c{d.allowed,  d.limit,          d.remaining,
                               d.reset_ms, d.retry_after_ms, d.degraded};
-    cb(user, &c);
+    cb_(user_, &c);
   }
+
+ private:
+  x402_ratelimit_callback cb_;
+  void* user_;
+  std::mutex mutex_;
+  bool called_ = false;
+};
+
+template <class T>
+struct RateLimitAdapter {
   static void admit(void* self, x402_str key, x402_str scope, x402_ratelimit_callback cb,
                     void* user) noexcept {
-    auto called = std::make_shared<bool>(false);
+    std::shared_ptr<RateLimitCompletion> completion;
     try {
-      static_cast<T*>(self)->admit(view(key), view(scope),
-                                   [cb, user, called](const RateLimitDecision& d) {
-                                     if (*called) return;
-                                     *called = true;
-                                     deliver(cb, user, d);
-                                   });
+      completion = std::make_shared<RateLimitCompletion>(cb, user);
     } catch (...) {
-      // Fail open but say so: a rate limiter bug must not take the gateway down.
-      if (!*called) {
-        *called = true;
-        RateLimitDecision d;
-        d.degraded = true;
-        deliver(cb, user, d);
-      }
+      return;  // out of memory: nothing sensible left to do
+    }
+    try {
+      static_cast<T*>(self)->admit(
+          view(key), view(scope),
+          [completion](const RateLimitDecision& d) { completion->deliver(d); });
+    } catch (...) {
+      completion->deliver(RateLimitCompletion::undecided());
     }
   }
   static void release(void* self, x402_str key, x402_str scope) noexcept {

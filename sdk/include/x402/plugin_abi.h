@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 #define X402_ABI_MAJOR 1
-#define X402_ABI_MINOR 1
+#define X402_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define X402_EXPORT __attribute__((visibility("default")))
@@ -96,6 +96,13 @@ typedef void (*x402_http_callback)(void* user, const x402_http_response* respons
 typedef void (*x402_timer_callback)(void* user);
 typedef void (*x402_cache_get_callback)(void* user, int found, x402_str value, x402_str error);
 typedef void (*x402_cache_set_callback)(void* user, int ok, x402_str error);
+/* Minor 2. ok = 1: `values` is the script's reply flattened (a scalar reply is one value, an array
+ * reply its elements, one level deep; integers as decimal text; nil as {NULL, 0}). ok = 0:
+ * `error` says why, starting with a code: "cache_scripts_unsupported" when the cache has no script
+ * engine (the in-memory cache of a single node, whose own memory is then the whole truth),
+ * anything else when the shared cache could not answer (e.g. "cache_unavailable"). */
+typedef void (*x402_cache_eval_callback)(void* user, int ok, const x402_str* values, size_t count,
+                                         x402_str error);
 
 /* Minor 1: a durable job queue kept in the host's store (SQLite, PostgreSQL), namespaced per
  * plugin instance. The self-hosted facilitator keeps its settlement queue here so that jobs
@@ -162,6 +169,17 @@ typedef struct x402_host_api {
   /* An event for the operator: written to the store's event outbox (delivered to webhook sinks)
    * and to the log. type e.g. "settlement.completed"; json is the event payload. */
   void (*emit_event)(void* host, x402_str type, x402_str json);
+
+  /* ---- minor 2 ---- */
+
+  /* Runs the Lua `script` atomically in the shared cache (Redis: EVALSHA, loading the script on
+   * first use and after NOSCRIPT). Keys are namespaced per instance like cache_get's. Keys one
+   * script touches together must share a Redis Cluster hash tag, e.g. "{client-7}:minute" and
+   * "{client-7}:day"; a script with one key needs none. Scripts should take the time from
+   * redis.call('TIME') so that every gateway node agrees on it. */
+  void (*cache_eval)(void* host, x402_str script, const x402_str* keys, size_t key_count,
+                     const x402_str* args, size_t arg_count, x402_cache_eval_callback callback,
+                     void* user);
 } x402_host_api;
 
 /* Instance creation gets its config as JSON (the host converts the plugin's YAML block). On

@@ -1,5 +1,6 @@
-// Plugin ABI 1.1 host services driven through the C table a plugin gets (api_for): the durable
-// job queue and operator events, against a real SQLite store.
+// Plugin ABI 1.1 and 1.2 host services driven through the C table a plugin gets (api_for): the
+// durable job queue and operator events, against a real SQLite store; atomic cache scripts against
+// the in-memory cache and a real Redis.
 #include "plugin_host/host_services.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,8 @@
 #include <boost/json/parse.hpp>
 #include <future>
 #include <thread>
+
+#include "unit/state/redis_server.hpp"
 
 namespace x402 {
 namespace {
@@ -291,6 +294,107 @@ TEST(HostServicesWithoutStore, QueueCallsFailAndEventsAreOnlyCounted) {
 
   api->emit_event(api->host, s("x.y"), s("{}"));
   EXPECT_EQ(metrics.counter("x402_plugin_events_total", "instance=selfhosted,type=x.y"), 1u);
+}
+
+// One cache_eval reply, copied out of the callback's views (nil values as nullopt).
+struct EvalReply {
+  int ok = -1;
+  std::vector<std::optional<std::string>> values;
+  std::string error;
+};
+
+void on_eval(void* user, int ok, const x402_str* values, size_t count, x402_str error) {
+  auto* promise = static_cast<std::promise<EvalReply>*>(user);
+  EvalReply reply;
+  reply.ok = ok;
+  for (size_t i = 0; i < count; ++i) {
+    if (values[i].data) {
+      reply.values.emplace_back(std::string(values[i].data, values[i].len));
+    } else {
+      reply.values.emplace_back(std::nullopt);
+    }
+  }
+  reply.error.assign(error.data ? error.data : "", error.len);
+  promise->set_value(std::move(reply));
+  delete promise;
+}
+
+EvalReply eval(const x402_host_api* api, std::string_view script, std::vector<std::string> keys,
+               std::vector<std::string> args) {
+  std::vector<x402_str> key_views, arg_views;
+  for (const auto& k : keys) key_views.push_back(s(k));
+  for (const auto& a : args) arg_views.push_back(s(a));
+  auto* promise = new std::promise<EvalReply>;
+  auto future = promise->get_future();
+  api->cache_eval(api->host, s(script), key_views.data(), key_views.size(), arg_views.data(),
+                  arg_views.size(), on_eval, promise);
+  if (future.wait_for(30s) != std::future_status::ready) {
+    ADD_FAILURE() << "the cache_eval callback never came";
+    return {};
+  }
+  return future.get();
+}
+
+TEST_F(HostServicesTest, CacheEvalOnTheInMemoryCacheSaysItHasNoScripts) {
+  const x402_host_api* api = services_->api_for("ratelimit:standard");
+  ASSERT_TRUE(X402_HAS_FIELD(api, x402_host_api, cache_eval));
+  auto reply = eval(api, "return 1", {"k"}, {});
+  EXPECT_EQ(reply.ok, 0);
+  EXPECT_TRUE(reply.error.starts_with("cache_scripts_unsupported")) << reply.error;
+}
+
+class HostServicesRedisTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string started = redis_.start();
+    ASSERT_EQ(started, "") << started;
+    RedisOptions options;
+    options.port = redis_.port();
+    cache_ = make_redis_cache(options);
+    services_ = std::make_unique<HostServices>(std::vector<http::WorkerContext*>{worker_.context()},
+                                               *cache_, metrics_);
+  }
+
+  test::RedisServer redis_;
+  Worker worker_{0};
+  std::unique_ptr<Cache> cache_;
+  Metrics metrics_;
+  std::unique_ptr<HostServices> services_;
+};
+
+TEST_F(HostServicesRedisTest, CacheEvalRunsTheScriptOnTheInstancesKeysAndFlattensTheReply) {
+  const x402_host_api* api = services_->api_for("ratelimit:standard");
+  const char* script = "return {KEYS[1], redis.call('INCRBY', KEYS[1], ARGV[1]), ARGV[2]}";
+  EvalReply reply;
+  // The cache connects in the background; until then calls fail with cache_unavailable.
+  for (int i = 0; i < 100 && reply.ok != 1; ++i) {
+    reply = eval(api, script, {"{client}:count"}, {"5", "two"});
+    if (reply.ok != 1) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(reply.ok, 1) << reply.error;
+  ASSERT_EQ(reply.values.size(), 3u);
+  EXPECT_EQ(reply.values[0], "x402:plugin:ratelimit:standard:{client}:count");
+  EXPECT_EQ(reply.values[1], "5");
+  EXPECT_EQ(reply.values[2], "two");
+  EXPECT_EQ(redis_.command({{"GET", "x402:plugin:ratelimit:standard:{client}:count"}}), "5");
+
+  // A nil scalar is one value without data; braces in an instance's name never become the
+  // key's hash tag.
+  auto nil = eval(services_->api_for("odd{name}"), "return redis.call('GET', KEYS[1])", {"k"}, {});
+  ASSERT_EQ(nil.ok, 1) << nil.error;
+  ASSERT_EQ(nil.values.size(), 1u);
+  EXPECT_EQ(nil.values[0], std::nullopt);
+  auto key = eval(services_->api_for("odd{name}"), "return KEYS[1]", {"k"}, {});
+  EXPECT_EQ(key.values.at(0), "x402:plugin:odd_name_:k");
+
+  auto broken = eval(api, "return redis.call('NO-SUCH-COMMAND')", {"k"}, {});
+  EXPECT_EQ(broken.ok, 0);
+  EXPECT_FALSE(broken.error.empty());
+
+  redis_.kill();
+  auto down = eval(api, script, {"{client}:count"}, {"1", ""});
+  EXPECT_EQ(down.ok, 0);
+  EXPECT_TRUE(down.error.starts_with("cache_unavailable")) << down.error;
 }
 
 }  // namespace
