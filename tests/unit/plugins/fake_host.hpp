@@ -2,9 +2,12 @@
 // FakeHost: a test double for x402_host_api. HTTP requests are recorded and answered
 // synchronously from a script of canned responses; timers never fire by themselves (the test
 // fires them), and both clocks are plain numbers the test moves. Nothing here is timing-sensitive.
+// cache_eval calls are recorded too and answered synchronously from `eval_answers`.
 #include <x402/plugin_abi.h>
 
+#include <cstddef>
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +34,23 @@ struct RecordedRequest {
       if (n == name) return v;
     return {};
   }
+};
+
+struct RecordedEval {
+  std::string script;
+  std::vector<std::string> keys;
+  std::vector<std::string> args;
+};
+
+// One answer to cache_eval: the script's flattened reply (nil as nullopt), or an error.
+struct CannedEval {
+  std::optional<std::vector<std::optional<std::string>>> reply;
+  std::string error;
+
+  static CannedEval values(std::vector<std::optional<std::string>> reply) {
+    return {std::move(reply), {}};
+  }
+  static CannedEval failure(std::string error) { return {std::nullopt, std::move(error)}; }
 };
 
 class FakeHost {
@@ -65,11 +85,22 @@ class FakeHost {
                         void* user) {
       cb(user, 1, x402_str{nullptr, 0});
     };
+    api_.cache_eval = [](void* h, x402_str script, const x402_str* keys, size_t key_count,
+                         const x402_str* args, size_t arg_count, x402_cache_eval_callback cb,
+                         void* user) {
+      self(h).on_cache_eval(script, keys, key_count, args, arg_count, cb, user);
+    };
   }
   FakeHost(const FakeHost&) = delete;
   FakeHost& operator=(const FakeHost&) = delete;
 
   const x402_host_api* api() const { return &api_; }
+
+  // Pretends to be a host older than ABI minor 2 (no cache_eval in the table).
+  void drop_cache_eval() {
+    api_.struct_size = static_cast<uint32_t>(offsetof(x402_host_api, cache_eval));
+    api_.abi_minor = 1;
+  }
 
   // Fires every timer pending now (not ones they start); returns how many fired.
   size_t fire_timers() {
@@ -90,6 +121,8 @@ class FakeHost {
   std::vector<RecordedRequest> requests;
   std::vector<Timer> timers;
   std::vector<std::string> logs;
+  std::deque<CannedEval> eval_answers;  // in order; when empty: "cache_unavailable: ..."
+  std::vector<RecordedEval> evals;
   uint64_t now_unix_ms = 1'700'000'000'000;
   uint64_t monotonic_ms = 1'000;
   uint64_t last_timer_id = 0;
@@ -126,6 +159,28 @@ class FakeHost {
                                 {canned.error.data(), canned.error.size()},
                                 static_cast<uint8_t>(canned.timed_out ? 1 : 0)};
     cb(user, &response);
+  }
+
+  void on_cache_eval(x402_str script, const x402_str* keys, size_t key_count, const x402_str* args,
+                     size_t arg_count, x402_cache_eval_callback cb, void* user) {
+    RecordedEval rec{std::string(script.data, script.len), {}, {}};
+    for (size_t i = 0; i < key_count; ++i) rec.keys.emplace_back(keys[i].data, keys[i].len);
+    for (size_t i = 0; i < arg_count; ++i) rec.args.emplace_back(args[i].data, args[i].len);
+    evals.push_back(std::move(rec));
+
+    CannedEval canned = CannedEval::failure("cache_unavailable: no scripted answer");
+    if (!eval_answers.empty()) {
+      canned = std::move(eval_answers.front());
+      eval_answers.pop_front();
+    }
+    if (!canned.reply) {
+      cb(user, 0, nullptr, 0, x402_str{canned.error.data(), canned.error.size()});
+      return;
+    }
+    std::vector<x402_str> values;
+    for (const auto& v : *canned.reply)
+      values.push_back(v ? x402_str{v->data(), v->size()} : x402_str{nullptr, 0});
+    cb(user, 1, values.data(), values.size(), x402_str{nullptr, 0});
   }
 
   x402_host_api api_{};
