@@ -82,6 +82,19 @@ struct FailoverConfig {
   BreakerConfig breaker;
 };
 
+// A rate-limit tier (`rate_limits:`): a plugin instance that decides whether a client may go on,
+// named by routes (`rate_limit:`). Runs after the route match, before pricing (DESIGN.md §2).
+struct RateLimitTierConfig {
+  std::string name;                               // unique; metric label, RateLimit header policy
+  std::string plugin = "ratelimit-token-bucket";  // the shipped tier plugin
+  // Who is limited: the value of this request header (e.g. an API key, or the client address
+  // the load balancer in front writes into X-Real-IP); empty, or the header absent: the
+  // connection's peer address.
+  std::string key_header;
+  std::chrono::milliseconds timeout{1000};  // no decision by then: admitted, counted degraded
+  boost::json::object plugin_config;
+};
+
 struct RoutingConfig {
   std::string strategy = "priority";  // routing plugin name; "priority" = routing-priority
   boost::json::object strategy_config;
@@ -135,6 +148,10 @@ struct RouteConfig {
   // these options (`policy_fallback: static` or a price), or nothing → 503 pricing_unavailable.
   // Never "free": a paid resource is not served for nothing because a script broke.
   std::optional<std::vector<PriceOption>> policy_fallback;
+
+  // The rate-limit tier in front of this route (its own `rate_limit:` or the merchant's); empty:
+  // not limited.
+  std::string rate_limit;
 };
 
 // What "this period" means for req.payer.calls_this_period (UTC).
@@ -212,6 +229,7 @@ struct Config {
   RoutingConfig routing;
   FailoverConfig failover;
   std::vector<FacilitatorConfig> facilitators;  // YAML order = failover priority
+  std::vector<RateLimitTierConfig> rate_limits;
   NetworkTable networks;
   std::vector<std::unique_ptr<AssetConfig>> assets;  // unique_ptr: PriceOption points at them
   std::vector<MerchantConfig> merchants;

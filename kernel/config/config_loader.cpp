@@ -196,6 +196,57 @@ void read_facilitators(const Field& list, std::vector<FacilitatorConfig>& out) {
   }
 }
 
+void read_rate_limits(const Field& list, std::vector<RateLimitTierConfig>& out) {
+  for (const Field& item : list.as_list()) {
+    const Section s(item, {"name", "plugin", "key", "timeout_ms", "config"});
+    RateLimitTierConfig tier;
+    const Field name = s.require("name");
+    tier.name = name.as_string();
+    if (!is_lower_name(tier.name, 63) || tier.name == "none") {
+      name.fail("'" + tier.name +
+                "' is not a valid tier name; use lower-case letters, digits, '_' and '-', "
+                "starting with a letter or digit ('none' is reserved: it turns limiting off)");
+    }
+    for (const RateLimitTierConfig& earlier : out) {
+      if (earlier.name == tier.name) name.fail("duplicate rate limit tier '" + tier.name + "'");
+    }
+    if (auto f = s.get("plugin")) tier.plugin = plugin_name(*f);
+    if (auto f = s.get("key")) {
+      const std::string key = f->as_nonempty_string();
+      constexpr std::string_view kHeader = "header:";
+      const auto token_char = [](char c) {
+        return std::isalnum(c & 0xff) ||
+               std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+      };
+      if (key == "client_ip") {
+        tier.key_header.clear();
+      } else if (key.starts_with(kHeader) && key.size() > kHeader.size() &&
+                 std::all_of(key.begin() + kHeader.size(), key.end(), token_char)) {
+        tier.key_header = key.substr(kHeader.size());
+      } else {
+        f->fail("'" + key + "' must be 'client_ip' (the connection's address) or " +
+                "'header:<Name>' (e.g. header:X-Api-Key; without the header, the address)");
+      }
+    }
+    tier.timeout = millis(s, "timeout_ms", tier.timeout);
+    if (auto c = s.get("config")) tier.plugin_config = c->as_json_object();
+    out.push_back(std::move(tier));
+  }
+}
+
+// A `rate_limit:` value: a tier's name, or 'none'.
+std::string rate_limit_name(const Field& field, const Config& config) {
+  const std::string name = field.as_nonempty_string();
+  if (name == "none") return name;
+  std::string names;
+  for (const RateLimitTierConfig& tier : config.rate_limits) {
+    if (tier.name == name) return name;
+    names += (names.empty() ? "" : ", ") + tier.name;
+  }
+  field.fail("no rate limit tier '" + name + "' under rate_limits: (" +
+             (names.empty() ? "none defined" : names) + "); or 'none' for no limit");
+}
+
 void read_networks(const Field& list, NetworkTable& table) {
   for (const Field& item : list.as_list()) {
     const Section s(item, {"name", "chain_id"});
@@ -360,7 +411,7 @@ void read_route_pricing(const Section& s, RouteConfig& route) {
 RouteConfig read_route(const Field& item, const Config& config) {
   const Section s(item, {"path", "methods", "price", "asset", "network", "accepts", "free",
                          "settle", "settle_mode", "description", "mime_type", "max_timeout_seconds",
-                         "pricing", "policy_fallback", "payment_identifier"});
+                         "pricing", "policy_fallback", "payment_identifier", "rate_limit"});
   RouteConfig route;
   const Field path = s.require("path");
   route.path = path.as_string();
@@ -451,6 +502,7 @@ RouteConfig read_route(const Field& item, const Config& config) {
   route.max_timeout_seconds =
       number<uint32_t>(s, "max_timeout_seconds", route.max_timeout_seconds, 1, 86400);
   read_route_pricing(s, route);
+  if (auto f = s.get("rate_limit")) route.rate_limit = rate_limit_name(*f, config);
   return route;
 }
 
@@ -546,7 +598,7 @@ std::optional<Field> read_merchants(const Field& list, Config& config) {
   std::optional<Field> first_paid_route;
   for (const Field& item : list.as_list()) {
     const Section s(item, {"id", "upstream", "upstream_connect_timeout_ms", "upstream_timeout_ms",
-                           "pay_to", "routes", "policy", "platform_fee_bps"});
+                           "pay_to", "routes", "policy", "platform_fee_bps", "rate_limit"});
     MerchantConfig merchant;
     const Field id = s.require("id");
     merchant.id = id.as_string();
@@ -576,6 +628,13 @@ std::optional<Field> read_merchants(const Field& list, Config& config) {
       if (!merchant.routes.back().free && !first_paid_route) first_paid_route = route;
     }
     if (merchant.routes.empty()) routes.fail("needs at least one route");
+    // The merchant's tier covers the routes that name none; 'none' on a route opts it out.
+    std::string merchant_tier;
+    if (auto f = s.get("rate_limit")) merchant_tier = rate_limit_name(*f, config);
+    for (RouteConfig& route : merchant.routes) {
+      if (route.rate_limit.empty()) route.rate_limit = merchant_tier;
+      if (route.rate_limit == "none") route.rate_limit.clear();
+    }
     if (auto f = s.get("policy")) merchant.policy = read_merchant_policy(*f);
     if (auto f = s.get("platform_fee_bps")) {
       merchant.platform_fee_bps = static_cast<uint32_t>(f->as_uint(0, kMaxFeeBps));
@@ -688,9 +747,9 @@ std::shared_ptr<const Config> build(const YAML::Node& document, const ErrorSink&
     sink.fail(1, "", "the config is empty; see docs/configuration.md for an example");
   }
   const Section root(
-      root_field,
-      {"server", "storage", "cache", "plugins", "routing", "failover", "facilitators", "networks",
-       "assets", "merchants", "facilitator_api", "admin", "credentials", "books", "idempotency"});
+      root_field, {"server", "storage", "cache", "plugins", "routing", "failover", "facilitators",
+                   "networks", "assets", "merchants", "facilitator_api", "admin", "credentials",
+                   "books", "idempotency", "rate_limits"});
   auto config = std::make_shared<Config>();
   config->source_path = source_path;
   config->networks = NetworkTable::builtin();
@@ -731,6 +790,7 @@ std::shared_ptr<const Config> build(const YAML::Node& document, const ErrorSink&
                   config->failover);
   }
   if (auto f = root.get("facilitators")) read_facilitators(*f, config->facilitators);
+  if (auto f = root.get("rate_limits")) read_rate_limits(*f, config->rate_limits);
   if (auto f = root.get("facilitator_api")) {
     config->facilitator_api =
         read_facilitator_api(Section(*f, {"listen", "facilitator"}), *config, config->server);

@@ -1,31 +1,15 @@
 #include "gateway/facilitator.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
-#include <mutex>
-#include <optional>
+
+#include "gateway/plugin_call.hpp"
 
 namespace x402 {
 
 namespace asio = boost::asio;
 
 namespace {
-
-// Shared between the awaiting coroutine and the plugin's completion callback, which may run on
-// any thread, at most once, possibly after the coroutine gave up waiting.
-struct PendingCall {
-  explicit PendingCall(asio::any_io_executor ex) : executor(ex), timer(ex) {}
-  asio::any_io_executor executor;
-  asio::steady_timer timer;  // touched only on `executor`
-  std::mutex mu;
-  std::optional<FacilitatorAnswer> answer;
-  bool abandoned = false;
-  std::shared_ptr<const Facilitator> owner;  // keeps the plugin instance alive until the callback
-};
 
 FacilitatorAnswer to_answer(const x402_facilitator_result* r) {
   FacilitatorAnswer a;
@@ -50,16 +34,7 @@ FacilitatorAnswer to_answer(const x402_facilitator_result* r) {
 }
 
 void on_plugin_result(void* user, const x402_facilitator_result* result) {
-  auto* holder = static_cast<std::shared_ptr<PendingCall>*>(user);
-  std::shared_ptr<PendingCall> call = std::move(*holder);
-  delete holder;
-  {
-    std::lock_guard lock(call->mu);
-    if (!call->abandoned) call->answer = to_answer(result);
-  }
-  // Waking the waiter on its own loop also means the last reference to the facilitator (and so
-  // the plugin's destroy()) is never dropped inside the plugin's own callback.
-  asio::post(call->executor, [call] { call->timer.cancel(); });
+  PluginCall<FacilitatorAnswer>::complete(user, to_answer(result));
 }
 
 }  // namespace
@@ -70,21 +45,10 @@ Facilitator::Facilitator(std::unique_ptr<plugin_host::FacilitatorInstance> insta
 
 asio::awaitable<FacilitatorAnswer> Facilitator::call(StartFn start,
                                                      std::chrono::milliseconds timeout) {
-  auto call = std::make_shared<PendingCall>(co_await asio::this_coro::executor);
-  call->owner = shared_from_this();
-  call->timer.expires_after(timeout);
-  start(on_plugin_result, new std::shared_ptr<PendingCall>(call));
-
-  {
-    std::lock_guard lock(call->mu);
-    if (call->answer) co_return std::move(*call->answer);  // answered synchronously
-  }
-  co_await call->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-
-  std::lock_guard lock(call->mu);
-  if (call->answer) co_return std::move(*call->answer);
-  // The plugin still owes a callback; `owner` keeps its instance alive until it comes.
-  call->abandoned = true;
+  auto call = PluginCall<FacilitatorAnswer>::create(co_await asio::this_coro::executor,
+                                                    shared_from_this(), timeout);
+  start(on_plugin_result, call->user());
+  if (auto answer = co_await call->wait()) co_return std::move(*answer);
   FacilitatorAnswer timed_out;
   timed_out.outcome = X402_FAC_UNAVAILABLE;
   timed_out.timed_out = true;

@@ -265,6 +265,26 @@ Result<std::shared_ptr<const Snapshot>> Gateway::build_snapshot(
   RoutingStrategy strategy_entry{&routing.value()->vtable(), routing.value()->get()};
   snapshot->owned.push_back(std::shared_ptr<const void>(std::move(routing.value())));
 
+  for (size_t i = 0; i < config->rate_limits.size(); ++i) {
+    const auto& tier = config->rate_limits[i];
+    const std::string where = "rate_limits[" + std::to_string(i) + "] (" + tier.name + ")";
+    auto plugin = (*registry)->find(tier.plugin, plugin_host::PluginKind::ratelimit);
+    if (!plugin) {
+      return make_error("invalid_config", where + ".plugin",
+                        config->source_path + ": " + where + ": " + plugin.error().message);
+    }
+    // "ratelimit:<tier>" namespaces the tier's cache keys and tags its log lines.
+    auto instance = plugin_host::create_ratelimit(plugin.value(),
+                                                  host_services_->api_for("ratelimit:" + tier.name),
+                                                  tier.name, tier.plugin_config, where);
+    if (!instance) {
+      return make_error("invalid_config", where,
+                        config->source_path + ": " + instance.error().message);
+    }
+    snapshot->rate_limiters.emplace(
+        tier.name, std::make_shared<RateLimiter>(std::move(instance.value()), tier, metrics_));
+  }
+
   snapshot->chain = std::make_shared<FacilitatorChain>(
       std::move(members), strategy_entry,
       FacilitatorChain::Timing{config->failover.verify_deadline, config->failover.settle_timeout});

@@ -5,6 +5,7 @@
 #include "gateway/payment_identifier.hpp"
 #include "gateway/policy_flow.hpp"
 #include "gateway/proxy.hpp"
+#include "gateway/rate_limit_stage.hpp"
 #include "gateway/responses.hpp"
 
 namespace x402 {
@@ -38,6 +39,16 @@ asio::awaitable<http::OutgoingResponse> proxy_free(RequestContext& ctx) {
     co_return relay_response(std::move(*upstream), ctx.request.method() == bhttp::verb::head);
   }
   co_return upstream_failure_response(*ctx.merchant, std::get<http::TransportError>(outcome));
+}
+
+// The stages after the rate limit: a free route is proxied, a paid one priced and paid for.
+asio::awaitable<http::OutgoingResponse> serve_route(RequestContext& ctx) {
+  if (ctx.route->free) co_return co_await proxy_free(ctx);
+  if (ctx.route->policy_priced) {
+    co_return co_await with_payment_identifier(ctx, [&] { return handle_policy_request(ctx); });
+  }
+  const RoutePlan* plan = ctx.snapshot->plan_for(*ctx.route);
+  co_return co_await with_payment_identifier(ctx, [&] { return handle_paid_request(ctx, *plan); });
 }
 
 }  // namespace
@@ -85,12 +96,7 @@ asio::awaitable<http::OutgoingResponse> route_request(RequestContext& ctx) {
   }
   ctx.log["route"] = ctx.route->path;
 
-  if (ctx.route->free) co_return co_await proxy_free(ctx);
-  if (ctx.route->policy_priced) {
-    co_return co_await with_payment_identifier(ctx, [&] { return handle_policy_request(ctx); });
-  }
-  const RoutePlan* plan = ctx.snapshot->plan_for(*ctx.route);
-  co_return co_await with_payment_identifier(ctx, [&] { return handle_paid_request(ctx, *plan); });
+  co_return co_await with_rate_limit(ctx, [&] { return serve_route(ctx); });
 }
 
 }  // namespace x402

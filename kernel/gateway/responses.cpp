@@ -24,7 +24,8 @@ http::OutgoingResponse error_response(unsigned status, const Error& error) {
 
 void add_cors_expose(http::OutgoingResponse& response) {
   response.set(bhttp::field::access_control_expose_headers,
-               "PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE, X-402-Credential");
+               "PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE, X-402-Credential, "
+               "RateLimit, RateLimit-Policy, Retry-After");
 }
 
 RenderedOffer render_payment_required(std::string_view error, const ResourceInfo& resource,

@@ -10,6 +10,7 @@
 #include "config/config.hpp"
 #include "gateway/facilitator_chain.hpp"
 #include "gateway/offer_cache.hpp"
+#include "gateway/rate_limiter.hpp"
 #include "policy/request.hpp"
 #include "protocol/requirements.hpp"
 
@@ -31,7 +32,15 @@ struct Snapshot {
   // Policy-priced routes: the assets and networks a policy may choose from.
   std::unordered_map<const RouteConfig*, policy::RouteOffer> policy_offers;
   std::shared_ptr<FacilitatorChain> chain;
+  // The rate-limit tiers by name; every route's rate_limit names one of them (checked at load).
+  std::unordered_map<std::string, std::shared_ptr<RateLimiter>> rate_limiters;
   std::vector<std::shared_ptr<const void>> owned;  // plugin instances and libraries kept alive
+
+  RateLimiter* rate_limiter_for(const RouteConfig& route) const {
+    if (route.rate_limit.empty()) return nullptr;
+    auto it = rate_limiters.find(route.rate_limit);
+    return it == rate_limiters.end() ? nullptr : it->second.get();
+  }
 
   const RoutePlan* plan_for(const RouteConfig& route) const {
     auto it = plans.find(&route);
