@@ -96,6 +96,7 @@ asio::awaitable<http::OutgoingResponse> route_request(RequestContext& ctx) {
   }
   ctx.log["route"] = ctx.route->path;
 
+  if (ctx.route->rate_limit.empty()) co_return co_await serve_route(ctx);  // no extra frame
   co_return co_await with_rate_limit(ctx, [&] { return serve_route(ctx); });
 }
 
