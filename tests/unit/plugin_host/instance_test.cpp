@@ -145,5 +145,43 @@ TEST(SdkAdapters, RoutingOrderIsSanitisedAndExceptionsFallBackToYamlOrder) {
   EXPECT_EQ(out[2], 2u);
 }
 
+struct Decisions {
+  int calls = 0;
+  x402_ratelimit_decision last{};
+};
+
+void record_decision(void* user, const x402_ratelimit_decision* d) {
+  auto* decisions = static_cast<Decisions*>(user);
+  ++decisions->calls;
+  decisions->last = *d;
+}
+
+TEST(SdkAdapters, EveryRateLimitCheckGetsExactlyOneDecision) {
+  auto plugin = load(fixture_plugin("sdk-probe"));
+  ASSERT_TRUE(plugin);
+  auto created = create_ratelimit(plugin, no_host(), "t", config("{}"), "rate_limits[0]");
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  const auto& vt = (*created)->vtable();
+  const auto admit = [&](std::string_view key) {
+    Decisions decisions;
+    vt.admit((*created)->get(), {key.data(), key.size()}, {"acme", 4}, &record_decision,
+             &decisions);
+    return decisions;
+  };
+
+  Decisions twice = admit("twice");  // the host sees the first decision only
+  EXPECT_EQ(twice.calls, 1);
+  EXPECT_EQ(twice.last.allowed, 0);
+  EXPECT_EQ(twice.last.retry_after_ms, 1500u);
+
+  // A tier bug admits the request and says the decision was not the tier's.
+  for (std::string_view key : {"throw", "drop"}) {
+    Decisions broken = admit(key);
+    EXPECT_EQ(broken.calls, 1) << key;
+    EXPECT_EQ(broken.last.allowed, 1) << key;
+    EXPECT_EQ(broken.last.degraded, 1) << key;
+  }
+}
+
 }  // namespace
 }  // namespace x402::plugin_host
