@@ -84,13 +84,25 @@ struct FailoverConfig {
 
 // A rate-limit tier (`rate_limits:`): a plugin instance that decides whether a client may go on,
 // named by routes (`rate_limit:`). Runs after the route match, before pricing (DESIGN.md §2).
+// Who a tier limits (`key:`). Behind a load balancer the connection's address is the balancer's,
+// so the client is read from what the balancer adds: X-Forwarded-For, or a header it sets.
+struct RateLimitKey {
+  enum class Source {
+    ClientIp,      // `client_ip`: the connection's peer address
+    Header,        // `header:<Name>`: that header's value (an API key, X-Real-IP, ...)
+    ForwardedFor,  // `forwarded_for[:N]`: the N-th address from the right of X-Forwarded-For,
+                   // the one the N-th proxy in front of x402d saw
+  };
+  Source source = Source::ClientIp;
+  std::string header;  // Source::Header
+  unsigned hops = 1;   // Source::ForwardedFor
+};
+
 struct RateLimitTierConfig {
   std::string name;                               // unique; metric label, RateLimit header policy
   std::string plugin = "ratelimit-token-bucket";  // the shipped tier plugin
-  // Who is limited: the value of this request header (e.g. an API key, or the client address
-  // the load balancer in front writes into X-Real-IP); empty, or the header absent: the
-  // connection's peer address.
-  std::string key_header;
+  // Where the header or X-Forwarded-For is missing (or shorter than `hops`): the peer address.
+  RateLimitKey key;
   std::chrono::milliseconds timeout{1000};  // no decision by then: admitted, counted degraded
   boost::json::object plugin_config;
 };

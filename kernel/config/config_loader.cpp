@@ -196,6 +196,39 @@ void read_facilitators(const Field& list, std::vector<FacilitatorConfig>& out) {
   }
 }
 
+RateLimitKey rate_limit_key(const Field& field) {
+  const std::string text = field.as_nonempty_string();
+  constexpr std::string_view kHeader = "header:";
+  constexpr std::string_view kForwarded = "forwarded_for";
+  const auto token_char = [](char c) {
+    return std::isalnum(c & 0xff) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  };
+  RateLimitKey key;
+  if (text == "client_ip") return key;
+  if (text.starts_with(kHeader) && text.size() > kHeader.size() &&
+      std::all_of(text.begin() + kHeader.size(), text.end(), token_char)) {
+    key.source = RateLimitKey::Source::Header;
+    key.header = text.substr(kHeader.size());
+    return key;
+  }
+  if (text.starts_with(kForwarded)) {
+    const std::string hops = text.substr(kForwarded.size());
+    const bool digits =
+        hops.size() >= 2 && hops.size() <= 3 && hops[0] == ':' &&
+        std::all_of(hops.begin() + 1, hops.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (hops.empty() || (digits && std::stoul(hops.substr(1)) >= 1)) {
+      key.source = RateLimitKey::Source::ForwardedFor;
+      key.hops = hops.empty() ? 1 : static_cast<unsigned>(std::stoul(hops.substr(1)));
+      return key;
+    }
+  }
+  field.fail("'" + text +
+             "' must be 'client_ip' (the connection's address), 'forwarded_for' or "
+             "'forwarded_for:<N>' (the address the N-th proxy in front of x402d appended to "
+             "X-Forwarded-For; default 1), or 'header:<Name>' (e.g. header:X-Api-Key)");
+}
+
 void read_rate_limits(const Field& list, std::vector<RateLimitTierConfig>& out) {
   for (const Field& item : list.as_list()) {
     const Section s(item, {"name", "plugin", "key", "timeout_ms", "config"});
@@ -211,23 +244,7 @@ void read_rate_limits(const Field& list, std::vector<RateLimitTierConfig>& out) 
       if (earlier.name == tier.name) name.fail("duplicate rate limit tier '" + tier.name + "'");
     }
     if (auto f = s.get("plugin")) tier.plugin = plugin_name(*f);
-    if (auto f = s.get("key")) {
-      const std::string key = f->as_nonempty_string();
-      constexpr std::string_view kHeader = "header:";
-      const auto token_char = [](char c) {
-        return std::isalnum(c & 0xff) ||
-               std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-      };
-      if (key == "client_ip") {
-        tier.key_header.clear();
-      } else if (key.starts_with(kHeader) && key.size() > kHeader.size() &&
-                 std::all_of(key.begin() + kHeader.size(), key.end(), token_char)) {
-        tier.key_header = key.substr(kHeader.size());
-      } else {
-        f->fail("'" + key + "' must be 'client_ip' (the connection's address) or " +
-                "'header:<Name>' (e.g. header:X-Api-Key; without the header, the address)");
-      }
-    }
+    if (auto f = s.get("key")) tier.key = rate_limit_key(*f);
     tier.timeout = millis(s, "timeout_ms", tier.timeout);
     if (auto c = s.get("config")) tier.plugin_config = c->as_json_object();
     out.push_back(std::move(tier));

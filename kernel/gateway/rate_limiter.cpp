@@ -1,6 +1,9 @@
 #include "gateway/rate_limiter.hpp"
 
 #include <boost/asio/this_coro.hpp>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include "gateway/plugin_call.hpp"
 #include "observability/log.hpp"
@@ -36,6 +39,31 @@ std::string bounded_key(std::string key) {
   return key;
 }
 
+// The address `hops` entries from the right of X-Forwarded-For, over all its field lines: each
+// proxy appends the address it saw, so the entries a client wrote itself are further left and the
+// N-th from the right is what the N-th proxy in front of x402d saw. nullopt when there are fewer.
+std::optional<std::string> forwarded_address(const http::IncomingRequest& request, unsigned hops) {
+  std::vector<std::string_view> entries;
+  auto [first, last] = request.equal_range("X-Forwarded-For");
+  for (auto it = first; it != last; ++it) {
+    std::string_view rest = it->value();
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      std::string_view entry = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      while (!entry.empty() && (entry.front() == ' ' || entry.front() == '\t')) {
+        entry.remove_prefix(1);
+      }
+      while (!entry.empty() && (entry.back() == ' ' || entry.back() == '\t')) {
+        entry.remove_suffix(1);
+      }
+      entries.push_back(entry);
+    }
+  }
+  if (entries.size() < hops || entries[entries.size() - hops].empty()) return std::nullopt;
+  return std::string(entries[entries.size() - hops]);
+}
+
 void on_decision(void* user, const x402_ratelimit_decision* d) {
   RateLimitVerdict verdict;
   verdict.allowed = d->allowed != 0;
@@ -53,7 +81,7 @@ RateLimiter::RateLimiter(std::unique_ptr<plugin_host::RateLimitInstance> instanc
                          const RateLimitTierConfig& config, Metrics& metrics)
     : instance_(std::move(instance)),
       tier_(config.name),
-      key_header_(config.key_header),
+      key_(config.key),
       timeout_(config.timeout),
       metrics_(metrics),
       labels_("tier=" + config.name) {
@@ -62,9 +90,19 @@ RateLimiter::RateLimiter(std::unique_ptr<plugin_host::RateLimitInstance> instanc
 
 std::string RateLimiter::client_key(const http::IncomingRequest& request,
                                     const http::PeerInfo& peer) const {
-  if (!key_header_.empty()) {
-    auto value = request[key_header_];
-    if (!value.empty()) return bounded_key("h:" + std::string(value));
+  switch (key_.source) {
+    case RateLimitKey::Source::ClientIp:
+      break;
+    case RateLimitKey::Source::Header:
+      if (auto value = request[key_.header]; !value.empty()) {
+        return bounded_key("h:" + std::string(value));
+      }
+      break;
+    case RateLimitKey::Source::ForwardedFor:
+      if (auto address = forwarded_address(request, key_.hops)) {
+        return bounded_key("ip:" + std::move(*address));
+      }
+      break;
   }
   return "ip:" + peer.remote_address;
 }

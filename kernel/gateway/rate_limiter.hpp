@@ -39,7 +39,8 @@ class RateLimiter : public std::enable_shared_from_this<RateLimiter> {
 
   const std::string& tier() const { return tier_; }
 
-  // Who this request counts against: the configured header's value, else the peer address.
+  // Who this request counts against (the tier's `key:`); the peer address when the request
+  // lacks what the key names.
   std::string client_key(const http::IncomingRequest& request, const http::PeerInfo& peer) const;
 
   // Asks the tier about one request of `key` to `scope` (the merchant). Records the decision in
@@ -54,7 +55,7 @@ class RateLimiter : public std::enable_shared_from_this<RateLimiter> {
 
   std::unique_ptr<plugin_host::RateLimitInstance> instance_;
   std::string tier_;
-  std::string key_header_;
+  RateLimitKey key_;
   std::chrono::milliseconds timeout_;
   Metrics& metrics_;
   std::string labels_;                 // tier="…"

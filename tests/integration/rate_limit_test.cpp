@@ -21,10 +21,13 @@ std::string limited_yaml(const ConfigOptions& options, const std::string& cache_
   y += "      - path: /limited/**\n        free: true\n        rate_limit: three\n";
   y += "      - path: /keyed/**\n        free: true\n        rate_limit: by-key\n";
   y += "      - path: /paid-limited\n        price: \"0.01\"\n        rate_limit: three\n";
+  y += "      - path: /behind-lb/**\n        free: true\n        rate_limit: behind-lb\n";
   y += "rate_limits:\n";
   y += "  - name: three\n    config: { requests: 3, window_ms: 3600000 }\n";
   y += "  - name: by-key\n    key: \"header:X-Api-Key\"\n"
        "    config: { requests: 2, window_ms: 3600000 }\n";
+  y += "  - name: behind-lb\n    key: forwarded_for\n"
+       "    config: { requests: 1, window_ms: 3600000 }\n";
   y += cache_yaml;
   return y;
 }
@@ -124,6 +127,21 @@ TEST_F(RateLimitTest, AHeaderKeyTellsClientsApartAndItsAbsenceFallsBackToTheAddr
   const std::string long_key(4000, 'k');
   EXPECT_EQ(gateway->get("/acme/keyed/x", {{"X-Api-Key", long_key}}).result_int(), 200u);
   EXPECT_EQ(gateway->get("/acme/keyed/x", {{"X-Api-Key", long_key + "2"}}).result_int(), 200u);
+}
+
+TEST_F(RateLimitTest, BehindALoadBalancerTheClientIsTheAddressItAppended) {
+  // The balancer appends the address it saw; whatever a client wrote before that is ignored.
+  EXPECT_EQ(
+      gateway->get("/acme/behind-lb/x", {{"X-Forwarded-For", "6.6.6.6, 203.0.113.7"}}).result_int(),
+      200u);
+  EXPECT_EQ(
+      gateway->get("/acme/behind-lb/x", {{"X-Forwarded-For", "1.2.3.4,203.0.113.7"}}).result_int(),
+      429u);
+  EXPECT_EQ(gateway->get("/acme/behind-lb/x", {{"X-Forwarded-For", "203.0.113.8"}}).result_int(),
+            200u);
+  // Without the header (a request that did not come through the balancer): the connection.
+  EXPECT_EQ(gateway->get("/acme/behind-lb/x").result_int(), 200u);
+  EXPECT_EQ(gateway->get("/acme/behind-lb/x").result_int(), 429u);
 }
 
 TEST_F(RateLimitTest, AConfigReloadKeepsWhatClientsHaveSpent) {

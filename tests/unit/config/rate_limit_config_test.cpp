@@ -40,12 +40,27 @@ TEST(RateLimitConfig, TiersAreReadWithTheirDefaults) {
   ASSERT_EQ(tiers.size(), 2u);
   EXPECT_EQ(tiers[0].name, "standard");
   EXPECT_EQ(tiers[0].plugin, "ratelimit-token-bucket");
-  EXPECT_EQ(tiers[0].key_header, "") << "the client's address by default";
+  EXPECT_EQ(tiers[0].key.source, RateLimitKey::Source::ClientIp) << "the address by default";
   EXPECT_EQ(tiers[0].timeout.count(), 1000);
   EXPECT_EQ(tiers[0].plugin_config.at("requests").as_int64(), 100);
   EXPECT_EQ(tiers[1].plugin, "ratelimit-custom");
-  EXPECT_EQ(tiers[1].key_header, "X-Api-Key");
+  EXPECT_EQ(tiers[1].key.source, RateLimitKey::Source::Header);
+  EXPECT_EQ(tiers[1].key.header, "X-Api-Key");
   EXPECT_EQ(tiers[1].timeout.count(), 250);
+}
+
+TEST(RateLimitConfig, ForwardedForCountsProxiesFromTheRight) {
+  auto config =
+      load(with("rate_limits:\n"
+                "  - { name: lb, key: forwarded_for }\n"
+                "  - { name: two, key: 'forwarded_for:2' }\n",
+                "", "      - { path: /a, free: true }\n"));
+  ASSERT_TRUE(config) << config.error().message;
+  const auto& tiers = (*config)->rate_limits;
+  EXPECT_EQ(tiers[0].key.source, RateLimitKey::Source::ForwardedFor);
+  EXPECT_EQ(tiers[0].key.hops, 1u);
+  EXPECT_EQ(tiers[1].key.source, RateLimitKey::Source::ForwardedFor);
+  EXPECT_EQ(tiers[1].key.hops, 2u);
 }
 
 TEST(RateLimitConfig, TheMerchantsTierCoversRoutesThatNameNoneOfTheirOwn) {
@@ -92,6 +107,12 @@ TEST(RateLimitConfig, BadTiersNameTheField) {
   EXPECT_EQ(field_of("rate_limits:\n  - { name: a, key: address }\n"), "rate_limits[0].key");
   EXPECT_EQ(field_of("rate_limits:\n  - { name: a, key: 'header:' }\n"), "rate_limits[0].key");
   EXPECT_EQ(field_of("rate_limits:\n  - { name: a, key: 'header:X Api' }\n"), "rate_limits[0].key");
+  for (const char* key : {"forwarded_for:0", "forwarded_for:", "forwarded_for:x",
+                          "forwarded_for:1000", "forwarded_for2"}) {
+    EXPECT_EQ(field_of("rate_limits:\n  - { name: a, key: '" + std::string(key) + "' }\n"),
+              "rate_limits[0].key")
+        << key;
+  }
   EXPECT_EQ(field_of("rate_limits:\n  - { name: a, plugin: ./x.so }\n"), "rate_limits[0].plugin");
   EXPECT_EQ(field_of("rate_limits:\n  - { name: a, timeout_ms: 0 }\n"),
             "rate_limits[0].timeout_ms");
