@@ -2,8 +2,9 @@
 // front of one upstream, settling on a real chain through the self-hosted facilitator with the
 // same two relayer keys on every node (one settlement queue in PostgreSQL, relayers leased to one
 // node at a time). Every guarantee must hold across nodes: a payment is served once however many
-// nodes receive it, the queue settles each payment exactly once, and a policy activated through
-// one node prices requests on the others within a second.
+// nodes receive it, the queue settles each payment exactly once, a policy activated through
+// one node prices requests on the others within a second, and a rate-limit tier's quota is one
+// quota (each node's share of it while Redis is away, with the metric saying so).
 import http from "node:http";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -32,6 +33,7 @@ before(async () => {
     routes: [
       { path: "/weather", methods: ["GET"], price: "0.01", description: "e2e weather" },
       { path: "/quote", methods: ["GET"], price: "0.01", pricing: "policy", policy_fallback: "static" },
+      { path: "/limited", methods: ["GET"], free: true, rate_limit: "per-client" },
     ],
     // A settle the store could not follow up is reconciled after 2 × settle_timeout + 10 s.
     failover: { settle_timeout_ms: 3000 },
@@ -40,6 +42,12 @@ before(async () => {
       cache: { backend: "redis", url: redis.url },
       admin: { listen: "127.0.0.1:0", api_keys: [{ key: "env:X402_E2E_ADMIN_KEY", role: "admin" }] },
       credentials: { secret: "env:X402_E2E_CREDENTIAL_SECRET" },
+      // One quota per client across all nodes; each node takes a third of it while Redis is away.
+      rate_limits: [{
+        name: "per-client",
+        key: "header:X-Client",
+        config: { requests: 6, window_ms: 3600000, fallback_nodes: NODES },
+      }],
     },
   });
   // Started together: the schema migrations run under PostgreSQL's advisory lock, once.
@@ -215,6 +223,39 @@ async function waitFor(what, check, timeoutMs = 60000) {
   }
 }
 
+// `count` GETs of the rate-limited route as client `client`, spread over the nodes, all at once.
+async function limitedRequests(client, count, targets = nodes) {
+  return Promise.all(Array.from({ length: count }, async (_, i) => {
+    const res = await fetch(resourceUrl(targets[i % targets.length], "/limited"), {
+      headers: { "x-client": client },
+      signal: AbortSignal.timeout(15000),
+    });
+    return { status: res.status, retryAfter: res.headers.get("retry-after"), body: await res.text() };
+  }));
+}
+
+// The value of `series` in a node's /metrics, or null when it is not there.
+async function metric(node, series) {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? null : Number(line.slice(series.length + 1));
+}
+
+const DEGRADED = 'x402_ratelimit_degraded{tier="per-client"}';
+
+test("a rate-limit tier's quota is one quota across the three nodes", async () => {
+  const answers = await limitedRequests("client-global", 18);
+  const admitted = answers.filter((a) => a.status === 200).length;
+  const refused = answers.filter((a) => a.status === 429);
+  assert.equal(admitted, 6, `the burst of 6 is spent once, whichever node: ${JSON.stringify(answers)}`);
+  assert.equal(refused.length, 12);
+  for (const r of refused) {
+    assert.equal(JSON.parse(r.body).code, "rate_limited");
+    assert.ok(Number(r.retryAfter) >= 1, `Retry-After: ${r.retryAfter}`);
+  }
+  for (const node of nodes) assert.equal(await metric(node, DEGRADED), 0);
+});
+
 test("Redis killed mid-load: paid requests fail closed, nothing is served twice, service resumes", async () => {
   const { devnet } = stack;
   const payer = devnet.accounts.payers[1];
@@ -223,7 +264,15 @@ test("Redis killed mid-load: paid requests fail closed, nothing is served twice,
   await sleep(1500);
   await redis.kill();
   const killedAt = Date.now();
-  await sleep(2000);
+  // Rate limiting degrades instead: each node limits on its own to its share (6 / 3 nodes), and
+  // says so in a metric.
+  const perNode = await Promise.all(nodes.map((node) => limitedRequests("client-outage", 3, [node])));
+  for (const answers of perNode) {
+    assert.deepEqual(answers.map((a) => a.status).sort(), [200, 200, 429],
+      `a node's share while Redis is down: ${JSON.stringify(answers)}`);
+  }
+  for (const node of nodes) assert.equal(await metric(node, DEGRADED), 1, "the metric says so");
+  await sleep(Math.max(0, 2000 - (Date.now() - killedAt)));
   await redis.restart();
   const restartedAt = Date.now();
   // Give the nodes time to reconnect (backoff up to 2 s), then keep paying a little longer.
@@ -248,6 +297,19 @@ test("Redis killed mid-load: paid requests fail closed, nothing is served twice,
   assert.equal(new Set(served.map((a) => a.nonce)).size, served.length, "no payment served twice");
   for (const a of served) assert.ok(usedNonces.has(a.nonce), "every served payment was settled on chain");
   assert.equal(used.length, served.length, "every settled payment was served");
+
+  // Rate limiting is global again without a restart.
+  let probe = 0;
+  await waitFor("every node's rate-limit tier back on Redis", async () => {
+    const states = [];
+    for (const node of nodes) {
+      await limitedRequests(`probe-${probe++}`, 1, [node]);
+      states.push(await metric(node, DEGRADED));
+    }
+    return { ok: states.every((v) => v === 0), why: `degraded: ${states}` };
+  }, 30000);
+  const afterwards = await limitedRequests("client-after", 9);
+  assert.equal(afterwards.filter((a) => a.status === 200).length, 6, "one quota across the nodes again");
 });
 
 test("PostgreSQL killed mid-load: no accepted payment or usage record is lost", async () => {
