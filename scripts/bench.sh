@@ -28,7 +28,7 @@ usage: scripts/bench.sh [--quick] [options passed to bench/gateway/run.mjs]
 Environment:
   X402D_BUILD_DIR   use the x402d (and plugins/) already built there; otherwise a Release build is
                     made in build-bench/ (x402d, facilitator-http, facilitator-selfhosted,
-                    routing-priority).
+                    routing-priority, ratelimit-token-bucket).
   BENCH_SKIP_SETUP=1  do not run scripts/setup.sh (Debian packages) first.
   BENCH_RESULTS     where to write the raw JSON (default: <work dir>/results.json).
 Full mode takes about 55 minutes on 2 cores (30 of them the three 10-minute soaks).
@@ -60,14 +60,16 @@ fi
 # x402d: an existing build, or a Release build of just what the benchmarks run.
 if [ -n "${X402D_BUILD_DIR:-}" ]; then
   build_dir=$(cd "$X402D_BUILD_DIR" && pwd)
-  for f in x402d plugins/facilitator-http.so plugins/facilitator-selfhosted.so plugins/routing-priority.so; do
+  for f in x402d plugins/facilitator-http.so plugins/facilitator-selfhosted.so plugins/routing-priority.so \
+           plugins/ratelimit-token-bucket.so; do
     [ -e "$build_dir/$f" ] || { echo "bench: X402D_BUILD_DIR=$build_dir has no $f; build it or unset X402D_BUILD_DIR" >&2; exit 1; }
   done
 else
   build_dir="$ROOT/build-bench"
   echo "bench: building a Release x402d in $build_dir" >&2
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  ninja -C "$build_dir" -j "${X402_JOBS:-$(nproc)}" x402d facilitator-http facilitator-selfhosted routing-priority
+  ninja -C "$build_dir" -j "${X402_JOBS:-$(nproc)}" x402d facilitator-http facilitator-selfhosted routing-priority \
+    ratelimit-token-bucket
 fi
 export X402_BUILD_DIR="$build_dir"
 

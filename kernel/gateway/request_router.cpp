@@ -41,14 +41,16 @@ asio::awaitable<http::OutgoingResponse> proxy_free(RequestContext& ctx) {
   co_return upstream_failure_response(*ctx.merchant, std::get<http::TransportError>(outcome));
 }
 
-// The stages after the rate limit: a free route is proxied, a paid one priced and paid for.
+// The stages after the rate limit: a free route is proxied, a paid one priced and paid for. Not a
+// coroutine itself (it only picks the one that serves the route), so it adds no frame to the hot
+// paths; what the handlers capture must therefore outlive this call: ctx does, `plan` is copied.
 asio::awaitable<http::OutgoingResponse> serve_route(RequestContext& ctx) {
-  if (ctx.route->free) co_return co_await proxy_free(ctx);
+  if (ctx.route->free) return proxy_free(ctx);
   if (ctx.route->policy_priced) {
-    co_return co_await with_payment_identifier(ctx, [&] { return handle_policy_request(ctx); });
+    return with_payment_identifier(ctx, [&ctx] { return handle_policy_request(ctx); });
   }
   const RoutePlan* plan = ctx.snapshot->plan_for(*ctx.route);
-  co_return co_await with_payment_identifier(ctx, [&] { return handle_paid_request(ctx, *plan); });
+  return with_payment_identifier(ctx, [&ctx, plan] { return handle_paid_request(ctx, *plan); });
 }
 
 }  // namespace
@@ -96,8 +98,8 @@ asio::awaitable<http::OutgoingResponse> route_request(RequestContext& ctx) {
   }
   ctx.log["route"] = ctx.route->path;
 
-  if (ctx.route->rate_limit.empty()) co_return co_await serve_route(ctx);  // no extra frame
-  co_return co_await with_rate_limit(ctx, [&] { return serve_route(ctx); });
+  if (ctx.route->rate_limit.empty()) co_return co_await serve_route(ctx);
+  co_return co_await with_rate_limit(ctx, [&ctx] { return serve_route(ctx); });
 }
 
 }  // namespace x402
