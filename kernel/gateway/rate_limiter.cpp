@@ -84,7 +84,9 @@ RateLimiter::RateLimiter(std::unique_ptr<plugin_host::RateLimitInstance> instanc
       key_(config.key),
       timeout_(config.timeout),
       metrics_(metrics),
-      labels_("tier=" + config.name) {
+      labels_("tier=" + config.name),
+      allowed_labels_(labels_ + ",result=allowed"),
+      limited_labels_(labels_ + ",result=limited") {
   metrics_.gauge_set("x402_ratelimit_degraded", labels_, 0);  // the series exists from the start
 }
 
@@ -134,7 +136,7 @@ void RateLimiter::release(const std::string& key, const std::string& scope) {
 
 void RateLimiter::record(const RateLimitVerdict& verdict) {
   metrics_.counter_add("x402_ratelimit_decisions_total",
-                       labels_ + (verdict.allowed ? ",result=allowed" : ",result=limited"));
+                       verdict.allowed ? allowed_labels_ : limited_labels_);
   if (verdict.degraded) metrics_.counter_add("x402_ratelimit_degraded_decisions_total", labels_);
   // The gauge reads 1 while the tier decides without its shared state; the log says when that
   // starts and ends (once per transition, not per request).

@@ -58,7 +58,9 @@ class RateLimiter : public std::enable_shared_from_this<RateLimiter> {
   RateLimitKey key_;
   std::chrono::milliseconds timeout_;
   Metrics& metrics_;
-  std::string labels_;                 // tier="…"
+  std::string labels_;  // tier=…, and with result=… (built once: this runs per request)
+  std::string allowed_labels_;
+  std::string limited_labels_;
   std::atomic<bool> degraded_{false};  // the last decision's; transitions are logged
 };
 
