@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for the gateway benchmarks of issue 6: x402d against nginx (unpaid 402, free
-# pass-through), against the reference x402 stack (paid path), failover cost and memory. Writes the
-# generated section of docs/BENCHMARKS.md and the charts in docs/bench/. Method: docs/BENCHMARKS.md.
+# pass-through), the cost of a rate-limit tier, against the reference x402 stack (paid path),
+# failover cost and memory. Writes the generated section of docs/BENCHMARKS.md and the charts in
+# docs/bench/. Method: docs/BENCHMARKS.md.
 set -euo pipefail
 
 usage() {
@@ -9,10 +10,11 @@ usage() {
 usage: scripts/bench.sh [--quick] [options passed to bench/gateway/run.mjs]
 
   --quick                 short runs and a 30 s soak: under 5 minutes (a smoke test of the method)
-  --only LIST             some of: unpaid,passthrough,paid,failover,memory (default: all)
+  --only LIST             some of: unpaid,passthrough,ratelimit,paid,failover,memory (default: all)
   --runs N                runs per figure (default 3); the figure is their median, with min and max
-  --seconds S             wrk duration per run for the unpaid and pass-through figures (20; quick 3)
-  --connections C         wrk connections for unpaid, pass-through and the soak (64)
+  --seconds S             wrk duration per run for the unpaid, pass-through and rate-limit
+                          figures (20; quick 3)
+  --connections C         wrk connections for unpaid, pass-through, rate-limit and the soak (64)
   --paid-seconds S        duration per paid run (20; quick 3)
   --paid-connections C    connections for the paid path (32)
   --paid-ceiling N        paid requests/s x402d is expected to stay under: payments signed per run
@@ -31,7 +33,7 @@ Environment:
                     routing-priority, ratelimit-token-bucket).
   BENCH_SKIP_SETUP=1  do not run scripts/setup.sh (Debian packages) first.
   BENCH_RESULTS     where to write the raw JSON (default: <work dir>/results.json).
-Full mode takes about 55 minutes on 2 cores (30 of them the three 10-minute soaks).
+Full mode takes about 60 minutes on 2 cores (30 of them the three 10-minute soaks).
 USAGE
 }
 

@@ -65,7 +65,7 @@ if (R.quick) {
 out(`Generated ${when} UTC by \`${o.command}\` in ${Math.round(R.wallSeconds ?? 0)} s. Each figure is the **median of ${R.settings.runs} runs** with **(min–max)**; ` +
   "ratios are computed run by run against baselines run side by side in the same session.");
 out();
-out("**Reproduce:** `scripts/bench.sh` (full: about 55 minutes, 30 of them the three 10-minute soaks) or " +
+out("**Reproduce:** `scripts/bench.sh` (full: about 60 minutes, 30 of them the three 10-minute soaks) or " +
   "`scripts/bench.sh --quick` (under 5 minutes). It builds a Release x402d and its plugins into `build-bench/` " +
   "(or uses `X402D_BUILD_DIR`), runs `npm ci` in `tests/` when needed, raises the open-file limit, runs " +
   "[`bench/gateway/run.mjs`](../bench/gateway/run.mjs) and writes this section and the charts in `docs/bench/` " +
@@ -229,6 +229,37 @@ if (R.memory) {
   out();
   const data = m.soak[0].samples.map((x) => `${x.t} ${x.rssKiB / 1024}`).join("\n") + "\n";
   out(chart("soak", `set title "x402d RSS during the soak (run 1)"\nset xlabel "seconds"\nset ylabel "RSS (MiB)"\nset yrange [0:*]\nplot "DATA" using 1:2 with lines lw 2 title "x402d RSS"`, data));
+  out();
+}
+if (R.ratelimit) {
+  const r = R.ratelimit;
+  const s = r.summary;
+  const d = r.tierDecisions;
+  out("### 6. Rate-limit stage");
+  out();
+  // A result merged in from a later session says so: the versions table above is the main run's.
+  const m = r.measured;
+  if (m && m.x402d?.gitRev !== v.x402d.gitRev) {
+    const free = R.passthrough ? ` (x402d's free route: ${int(s.baselineRps.median)} requests/s here, ${int(R.passthrough.peak.summary.x402dRps.median)} in section 2)` : "";
+    out(`Measured separately, ${m.startedAt.slice(0, 16).replace("T", " ")} UTC, on x402d ${m.x402d.gitRev}, ${m.x402d.buildType} build (${m.x402d.version}); the machine and the other versions as above. ` +
+      `Compare its ratios, not its requests/s, with the sections above: the shared machine's speed differs from session to session${free}.`);
+    out();
+  }
+  out(`What a rate-limit tier in front of a route costs each request. The upstream of section 2 through x402d on a free route without a tier (the baseline, \`/shop/public/**\`) ` +
+    `and on a free route behind a \`ratelimit-token-bucket\` tier (\`/shop/limited/**\`, \`rate_limit: ${r.tier.name}\`): with \`cache: {backend: memory}\` the tier decides in x402d's own memory; ` +
+    `with \`cache: {backend: redis}\` every request first waits for one atomic script on Redis (\`EVALSHA\`, a loopback round trip; Redis ${r.redisVersion}, pinned to the server core with x402d and the upstream: it is part of the system under test). ` +
+    `All wrk connections are one client (127.0.0.1), so the tier's quota is set never to refuse (\`requests: ${int(r.tier.config.requests)}\` per ${int(r.tier.config.window_ms)} ms, \`burst: ${int(r.tier.config.burst)}\`): every check does its full work and admits. ` +
+    `The driver checks in \`/metrics\` that the tiers admitted at least every request wrk counted (memory ${int(d.memory.allowed)} for ${int(d.memory.requests)}, Redis ${int(d.redis.allowed)} for ${int(d.redis.requests)}: ` +
+    `the excess is the requests in flight when a run ended), refused none and decided none without Redis, and in Redis' \`INFO commandstats\` that it ran as many \`EVALSHA\` (${int(r.evalshaCalls)}). ` +
+    `wrk: ${r.connections} connections, ${r.seconds} s per run, the three interleaved. ` +
+    "On one shared core the Redis figure includes Redis' own CPU time and the switches to it and back on every request; with Redis on another machine that becomes a network round trip.");
+  out();
+  out("| path | requests/s | p50 | p99 |\n|---|---|---|---|");
+  out(`| x402d, no tier (baseline) | ${fig(s.baselineRps)} | ${msFig(s.baselineP50)} | ${msFig(s.baselineP99)} |`);
+  out(`| x402d, tier in memory | ${fig(s.memoryRps)} | ${msFig(s.memoryP50)} | ${msFig(s.memoryP99)} |`);
+  out(`| x402d, tier on Redis | ${fig(s.redisRps)} | ${msFig(s.redisP50)} | ${msFig(s.redisP99)} |`);
+  out(`| **tier in memory / baseline** | ${pct(s.memoryVsBaseline)} | | |`);
+  out(`| **tier on Redis / baseline** | ${pct(s.redisVsBaseline)} | | |`);
   out();
 }
 out("### Against the targets (issue 6)");

@@ -2,7 +2,7 @@
 // bench/gateway/report.mjs. Normally started by scripts/bench.sh (which builds x402d, installs the
 // npm packages, raises the open-file limit and writes the report); see docs/BENCHMARKS.md.
 //
-//   node bench/gateway/run.mjs --out results.json [--quick] [--only unpaid,passthrough,paid,failover,memory]
+//   node bench/gateway/run.mjs --out results.json [--quick] [--only unpaid,passthrough,ratelimit,paid,failover,memory]
 //        [--runs N] [--seconds S] [--connections C] [--paid-connections C] [--paid-seconds S]
 //        [--paid-ceiling PER_SECOND] [--failover-requests N] [--hold-connections N]
 //        [--soak-seconds S] [--soak-runs N]
@@ -17,6 +17,7 @@ import { stopAllPinned } from "../lib/procs.mjs";
 import { collectVersions } from "./versions.mjs";
 import { benchUnpaid } from "./unpaid.mjs";
 import { benchPassthrough } from "./passthrough.mjs";
+import { benchRateLimit } from "./ratelimit.mjs";
 import { benchPaid } from "./paid.mjs";
 import { benchFailover } from "./failover.mjs";
 import { benchMemory } from "./memory.mjs";
@@ -24,7 +25,7 @@ import { benchMemory } from "./memory.mjs";
 // failover before paid: the paid benchmark leaves ~20,000 transactions on the chain, after which
 // anvil answers each paid request's JSON-RPC calls tens of milliseconds slower (measured: 42 ms
 // per sequential paid request instead of 7), which would swamp what failover measures.
-const ALL = ["unpaid", "passthrough", "failover", "paid", "memory"];
+const ALL = ["unpaid", "passthrough", "ratelimit", "failover", "paid", "memory"];
 const { values: o } = parseArgs({
   options: {
     out: { type: "string" },
@@ -101,7 +102,10 @@ async function main() {
       ctx.chain = chain.info;
       log(`devnet at ${chain.info.rpcUrl} (anvil on cpu ${ctx.clientCpus})`);
     }
-    const benches = { unpaid: benchUnpaid, passthrough: benchPassthrough, paid: benchPaid, failover: benchFailover, memory: benchMemory };
+    const benches = {
+      unpaid: benchUnpaid, passthrough: benchPassthrough, ratelimit: benchRateLimit, paid: benchPaid, failover: benchFailover,
+      memory: benchMemory,
+    };
     for (const name of only) {
       log(`--- ${name}`);
       const t = Date.now();

@@ -21,10 +21,16 @@ export function benchRoutes() {
 }
 
 // devnet: the devnet description (tests/e2e/lib/devnet.mjs) or, without a chain, anything with the
-// same token/accounts shape. facilitators as gatewayConfig takes them.
-export async function startBenchX402d({ name, dir, cpus, devnet, upstream, facilitators, failover, storagePath = ":memory:", workers = 1 }) {
+// same token/accounts shape. facilitators as gatewayConfig takes them. extraRoutes go after the
+// bench routes; extra adds top-level sections (rate_limits, cache, ...), not server or storage.
+export async function startBenchX402d({
+  name, dir, cpus, devnet, upstream, facilitators, failover, storagePath = ":memory:", workers = 1,
+  extraRoutes = [], extra = {},
+}) {
   const port = await freePort();
-  const config = gatewayConfig({ devnet, facilitators, upstream, routes: benchRoutes(), merchantId: MERCHANT, failover });
+  const config = gatewayConfig({
+    devnet, facilitators, upstream, routes: [...benchRoutes(), ...extraRoutes], merchantId: MERCHANT, failover, extra,
+  });
   config.server = {
     listen: `127.0.0.1:${port}`,
     workers,
