@@ -61,12 +61,12 @@ asio::awaitable<http::OutgoingResponse> with_rate_limit(RequestContext& ctx, Han
   const std::string key = limiter->client_key(ctx.request, ctx.peer);
   const std::string& scope = ctx.merchant->id;
   const RateLimitVerdict verdict = co_await limiter->admit(key, scope);
-  ReleaseOnExit release(*limiter, key, scope);
   boost::json::object logged{{"tier", limiter->tier()}, {"allowed", verdict.allowed}};
   if (verdict.degraded) logged["degraded"] = true;
   ctx.log["rate_limit"] = std::move(logged);
 
   if (!verdict.allowed) co_return too_many_requests(limiter->tier(), verdict);
+  ReleaseOnExit release(*limiter, key, scope);  // a refused request took nothing to give back
   http::OutgoingResponse response = co_await handler();
   add_rate_limit_fields(response, limiter->tier(), verdict);
   co_return response;

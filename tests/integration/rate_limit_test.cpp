@@ -157,6 +157,36 @@ TEST_F(RateLimitTest, AConfigReloadKeepsWhatClientsHaveSpent) {
   EXPECT_EQ(gateway->get("/acme/limited/x").result_int(), 429u);
 }
 
+// A tier that counts requests in flight (the sdk-probe fixture's "one-at-a-time" key) gets its slot
+// back once the answer is done, and never for a request it refused.
+TEST(RateLimitReleaseTest, AnAdmittedRequestGivesItsSlotBackWhenAnsweredARefusedOneNever) {
+  FakeFacilitator facilitator;
+  DelayedUpstream upstream;
+  ConfigOptions options;
+  options.facilitators = {{"primary", facilitator.url()}};
+  options.upstream_port = upstream.port();
+  std::string y = gateway_yaml(options);
+  const size_t plugins_line = y.find("plugins:");
+  y.replace(plugins_line, y.find('\n', plugins_line) - plugins_line,
+            std::string("plugins: { directories: [ \"") + X402_PLUGIN_DIR + "\" ], load: [ \"" +
+                X402_BINARY_DIR + "/test-plugins/sdk-probe.so\" ] }");
+  y += "      - path: /held/**\n        free: true\n        rate_limit: probe\n";
+  y += "rate_limits:\n  - name: probe\n    plugin: sdk-probe\n    key: \"header:X-Probe\"\n";
+  GatewayHarness gateway(y);
+  const Headers probe{{"X-Probe", "one-at-a-time"}};
+
+  std::optional<http::Response> first;
+  std::thread held([&] { first = gateway.get("/acme/held/x", probe); });
+  ASSERT_TRUE(upstream.wait_for_arrivals(1, std::chrono::seconds(10)));
+  EXPECT_EQ(gateway.get("/acme/held/x", probe).result_int(), 429u) << "one request in flight";
+  upstream.release();
+  held.join();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->result_int(), 200u);
+  EXPECT_EQ(gateway.get("/acme/held/x", probe).result_int(), 200u)
+      << "the first request's slot came back, and the refused one gave back nothing";
+}
+
 // Two gateway nodes on one real Redis.
 class RateLimitRedisTest : public ::testing::Test {
  protected:
