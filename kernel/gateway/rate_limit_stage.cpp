@@ -1,5 +1,6 @@
 #include "gateway/rate_limit_stage.hpp"
 
+#include "gateway/rate_limiter.hpp"
 #include "gateway/responses.hpp"
 
 namespace x402 {
@@ -28,8 +29,7 @@ class ReleaseOnExit {
   const std::string& scope_;
 };
 
-}  // namespace
-
+// The quota fields every answer of a limited route carries.
 void add_rate_limit_fields(http::OutgoingResponse& response, const std::string& tier,
                            const RateLimitVerdict& verdict) {
   if (verdict.limit == 0) return;  // no decision (timed out): nothing true to say
@@ -38,6 +38,7 @@ void add_rate_limit_fields(http::OutgoingResponse& response, const std::string& 
                                 ";t=" + std::to_string(whole_seconds_up(verdict.reset_ms)));
 }
 
+// The 429 for a refused request.
 http::OutgoingResponse too_many_requests(const std::string& tier, const RateLimitVerdict& verdict) {
   // Retry-After has whole seconds; rounding up never invites a retry that is refused again.
   const uint64_t retry_after = std::max<uint64_t>(1, whole_seconds_up(verdict.retry_after_ms));
@@ -53,6 +54,8 @@ http::OutgoingResponse too_many_requests(const std::string& tier, const RateLimi
   add_cors_expose(res);
   return res;
 }
+
+}  // namespace
 
 asio::awaitable<http::OutgoingResponse> with_rate_limit(RequestContext& ctx, Handler handler) {
   RateLimiter* limiter = ctx.snapshot->rate_limiter_for(*ctx.route);

@@ -6,7 +6,6 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "gateway/idempotency.hpp"
-#include "gateway/rate_limiter.hpp"
 #include "gateway/request_context.hpp"
 
 namespace x402 {
@@ -14,10 +13,5 @@ namespace x402 {
 // Runs `handler` (everything after the route match) behind ctx.route's tier, if it has one.
 boost::asio::awaitable<http::OutgoingResponse> with_rate_limit(RequestContext& ctx,
                                                                Handler handler);
-
-// The 429 for a refused request, and the quota fields every answer of a limited route carries.
-http::OutgoingResponse too_many_requests(const std::string& tier, const RateLimitVerdict& verdict);
-void add_rate_limit_fields(http::OutgoingResponse& response, const std::string& tier,
-                           const RateLimitVerdict& verdict);
 
 }  // namespace x402
